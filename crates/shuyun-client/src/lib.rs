@@ -1,0 +1,1 @@
+//! shuyun-client (being written).

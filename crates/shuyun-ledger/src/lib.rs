@@ -1,0 +1,1 @@
+//! Tamper-evident ledger primitives (placeholder, being written).

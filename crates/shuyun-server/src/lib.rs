@@ -1,0 +1,1 @@
+//! shuyun-server (being written).

@@ -1,0 +1,1 @@
+//! shuyun-store (being written).
