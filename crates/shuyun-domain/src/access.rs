@@ -58,14 +58,23 @@ impl Role {
         use Role::*;
         match perm {
             Public | Authenticated => true,
-            OrgRead | UserRead => matches!(self, DataAuthority | PlatformAdmin | ImplementingInstitution | Regulator),
+            OrgRead | UserRead => matches!(
+                self,
+                DataAuthority | PlatformAdmin | ImplementingInstitution | Regulator
+            ),
             OrgAdmin | UserAdmin | TokenAdmin => matches!(self, DataAuthority | PlatformAdmin),
-            LedgerRead => matches!(self, DataAuthority | ImplementingInstitution | Regulator | PlatformAdmin),
+            LedgerRead => matches!(
+                self,
+                DataAuthority | ImplementingInstitution | Regulator | PlatformAdmin
+            ),
         }
     }
 
     pub fn permissions(self) -> Vec<Permission> {
-        Permission::ALL.into_iter().filter(|p| self.grants(*p)).collect()
+        Permission::ALL
+            .into_iter()
+            .filter(|p| self.grants(*p))
+            .collect()
     }
 }
 
@@ -154,7 +163,10 @@ mod tests {
 
     #[test]
     fn admin_rights_are_narrow() {
-        let admins: Vec<Role> = Role::ALL.into_iter().filter(|r| r.grants(Permission::UserAdmin)).collect();
+        let admins: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| r.grants(Permission::UserAdmin))
+            .collect();
         assert_eq!(admins, vec![Role::DataAuthority, Role::PlatformAdmin]);
         assert!(!Role::Operator.grants(Permission::LedgerRead));
         assert!(Role::Regulator.grants(Permission::LedgerRead));
@@ -163,10 +175,26 @@ mod tests {
     #[test]
     fn token_scope_narrows() {
         assert!(token_allows(Role::Regulator, &[], Permission::LedgerRead));
-        assert!(token_allows(Role::Regulator, &[Permission::LedgerRead], Permission::LedgerRead));
-        assert!(!token_allows(Role::Regulator, &[Permission::OrgRead], Permission::LedgerRead));
-        assert!(token_allows(Role::Regulator, &[Permission::OrgRead], Permission::Authenticated));
+        assert!(token_allows(
+            Role::Regulator,
+            &[Permission::LedgerRead],
+            Permission::LedgerRead
+        ));
+        assert!(!token_allows(
+            Role::Regulator,
+            &[Permission::OrgRead],
+            Permission::LedgerRead
+        ));
+        assert!(token_allows(
+            Role::Regulator,
+            &[Permission::OrgRead],
+            Permission::Authenticated
+        ));
         // A scope cannot widen a role.
-        assert!(!token_allows(Role::Buyer, &[Permission::LedgerRead], Permission::LedgerRead));
+        assert!(!token_allows(
+            Role::Buyer,
+            &[Permission::LedgerRead],
+            Permission::LedgerRead
+        ));
     }
 }

@@ -183,7 +183,7 @@ impl ResidentId {
 }
 
 fn valid_date(y: u32, m: u32, d: u32) -> bool {
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
     let days = match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -252,9 +252,16 @@ mod tests {
     #[test]
     fn credit_codes() {
         // Published example codes with correct check characters.
-        for good in ["91350100M000100Y43", "91110000600037341L", "11360200014507983A"] {
+        for good in [
+            "91350100M000100Y43",
+            "91110000600037341L",
+            "11360200014507983A",
+        ] {
             let first17 = &good[..17];
-            let fixed = format!("{first17}{}", CreditCode::check_char(first17).unwrap_or('?'));
+            let fixed = format!(
+                "{first17}{}",
+                CreditCode::check_char(first17).unwrap_or('?')
+            );
             assert!(fixed.parse::<CreditCode>().is_ok(), "{fixed}");
         }
         let code: CreditCode = "91350100M000100Y43".parse().unwrap();
@@ -275,7 +282,10 @@ mod tests {
         assert_eq!(id.as_str(), "11010519491231002X");
         assert!(!format!("{id:?}").contains("19491231"));
         assert!("110105194912310021".parse::<ResidentId>().is_err());
-        let bad_date = format!("11010519490231002{}", ResidentId::check_char("11010519490231002").unwrap());
+        let bad_date = format!(
+            "11010519490231002{}",
+            ResidentId::check_char("11010519490231002").unwrap()
+        );
         assert!(bad_date.parse::<ResidentId>().is_err());
     }
 

@@ -6,6 +6,7 @@ pub mod access;
 pub mod error;
 pub mod ids;
 pub mod org;
+pub mod policy;
 
 pub use access::{Permission, Role};
 pub use error::{DomainError, ErrorCode};
