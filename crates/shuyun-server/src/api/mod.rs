@@ -1,0 +1,8 @@
+//! JSON API handlers under `/api/v1`: thin — extract, call the store, map.
+
+pub mod auth;
+pub mod ledger;
+pub mod orgs;
+pub mod system;
+pub mod tokens;
+pub mod users;

@@ -1,0 +1,263 @@
+//! Portal texts: Chinese first, English on request (`/lang/en`, cookie `lang`).
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn from_cookie(v: Option<&str>) -> Self {
+        match v {
+            Some("en") => Lang::En,
+            _ => Lang::Zh,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// (key, Chinese, English)
+const TEXTS: &[(&str, &str, &str)] = &[
+    (
+        "app.name",
+        "数运 · 公共数据授权运营平台",
+        "shuyun · Public Data Authorized Operation Platform",
+    ),
+    (
+        "app.tagline",
+        "原始数据不出域，数据可用不可见",
+        "Raw data never leaves the domain: usable, never visible",
+    ),
+    ("nav.home", "首页", "Home"),
+    ("nav.orgs", "组织机构", "Organisations"),
+    ("nav.users", "用户", "Users"),
+    ("nav.ledger", "存证账本", "Ledger"),
+    ("nav.account", "我的账户", "My account"),
+    ("nav.login", "登录", "Sign in"),
+    ("nav.logout", "退出", "Sign out"),
+    ("login.title", "登录", "Sign in"),
+    ("login.username", "用户名", "User name"),
+    ("login.password", "密码", "Password"),
+    ("login.submit", "登录", "Sign in"),
+    (
+        "login.failed",
+        "用户名或密码错误",
+        "Wrong user name or password",
+    ),
+    ("home.welcome", "欢迎", "Welcome"),
+    ("home.org", "所属单位", "Organisation"),
+    ("home.role", "角色", "Role"),
+    ("home.duties", "职责", "Responsibilities"),
+    ("home.tasks", "工作台", "Workbench"),
+    ("home.recent", "我的最近操作", "My recent activity"),
+    (
+        "home.public_intro",
+        "本平台承载公共数据资源授权运营：数据目录、授权运营、安全开发环境、产品登记与交易、全过程存证。",
+        "This platform runs the authorized operation of public data: catalogue, authorization, a secure development environment, product registration and trading, and a tamper-evident record of everything.",
+    ),
+    (
+        "home.checkpoint",
+        "最新签名检查点",
+        "Latest signed checkpoint",
+    ),
+    (
+        "home.must_change",
+        "请先修改初始密码。",
+        "Please change your initial password first.",
+    ),
+    ("role.data_authority", "数据主管部门", "Data authority"),
+    (
+        "role.implementing_institution",
+        "实施机构",
+        "Implementing institution",
+    ),
+    ("role.source_department", "数源部门", "Source department"),
+    ("role.operator", "运营机构", "Operator"),
+    ("role.buyer", "需求方", "Buyer"),
+    ("role.regulator", "监管部门", "Regulator"),
+    (
+        "role.platform_admin",
+        "平台管理员",
+        "Platform administrator",
+    ),
+    (
+        "duty.data_authority",
+        "审批实施方案，管理负面清单，备案与监督，信息公开。",
+        "Approves plans, keeps the negative list, files and supervises, discloses.",
+    ),
+    (
+        "duty.implementing_institution",
+        "组织授权运营：遴选运营机构、签订协议、审核场景与成果出域。",
+        "Runs the authorization: selects operators, signs agreements, reviews scenarios and outputs.",
+    ),
+    (
+        "duty.source_department",
+        "登记并提供数据资源，处理数据质量问题。",
+        "Registers and supplies data resources, fixes quality problems.",
+    ),
+    (
+        "duty.operator",
+        "在安全环境中开发数据产品，登记、定价并提供服务。",
+        "Develops data products in the secure environment, registers, prices and sells them.",
+    ),
+    (
+        "duty.buyer",
+        "浏览、签约并使用数据产品和服务。",
+        "Browses, contracts for and uses data products and services.",
+    ),
+    (
+        "duty.regulator",
+        "查阅审计记录与告警，必要时责令暂停。",
+        "Reads audit trails and alerts, orders suspensions.",
+    ),
+    (
+        "duty.platform_admin",
+        "管理平台的组织机构、用户与令牌。",
+        "Administers the platform's organisations, users and tokens.",
+    ),
+    ("task.orgs", "管理组织机构", "Manage organisations"),
+    ("task.orgs_read", "查看组织机构", "View organisations"),
+    ("task.users", "管理用户", "Manage users"),
+    ("task.users_read", "查看用户", "View users"),
+    (
+        "task.ledger",
+        "查阅存证账本并验证证明",
+        "Look up the ledger and verify proofs",
+    ),
+    (
+        "task.account",
+        "修改密码、管理 API 令牌",
+        "Change password, manage API tokens",
+    ),
+    ("org.name", "名称", "Name"),
+    ("org.name_en", "英文名称", "English name"),
+    ("org.kind", "类型", "Kind"),
+    (
+        "org.credit_code",
+        "统一社会信用代码",
+        "Unified social credit code",
+    ),
+    ("org.division_code", "行政区划代码", "Division code"),
+    ("org.create", "登记组织机构", "Register an organisation"),
+    ("common.state", "状态", "State"),
+    ("common.enabled", "正常", "Active"),
+    ("common.disabled", "已停用", "Disabled"),
+    ("common.disable", "停用", "Disable"),
+    ("common.enable", "启用", "Enable"),
+    ("common.actions", "操作", "Actions"),
+    ("common.created", "创建时间", "Created"),
+    ("common.submit", "提交", "Submit"),
+    ("common.search", "查询", "Search"),
+    ("common.done", "已完成。", "Done."),
+    ("common.more", "更早", "Older"),
+    ("user.username", "用户名", "User name"),
+    ("user.display_name", "姓名", "Name"),
+    ("user.org", "单位", "Organisation"),
+    ("user.role", "角色", "Role"),
+    ("user.create", "新建用户", "Create a user"),
+    ("user.initial_password", "初始密码", "Initial password"),
+    ("user.reset", "重置密码", "Reset password"),
+    (
+        "user.temp_password",
+        "临时密码（仅显示一次）",
+        "Temporary password (shown once)",
+    ),
+    ("account.password", "修改密码", "Change password"),
+    ("account.current", "当前密码", "Current password"),
+    ("account.new", "新密码", "New password"),
+    ("account.tokens", "API 令牌", "API tokens"),
+    ("account.token_name", "用途", "Purpose"),
+    ("account.token_days", "有效天数", "Valid days"),
+    (
+        "account.token_scopes",
+        "权限范围（不选则为全部）",
+        "Scopes (none = all)",
+    ),
+    ("account.issue", "签发令牌", "Issue token"),
+    (
+        "account.new_token",
+        "新令牌（仅显示一次，请妥善保存）",
+        "New token (shown once; keep it safe)",
+    ),
+    ("account.revoke", "吊销", "Revoke"),
+    ("account.expires", "到期", "Expires"),
+    ("account.revoked", "已吊销", "Revoked"),
+    ("account.prefix", "前缀", "Prefix"),
+    ("ledger.title", "存证账本", "Ledger"),
+    ("ledger.size", "条目数", "Entries"),
+    ("ledger.root", "根哈希 (SM3)", "Root hash (SM3)"),
+    (
+        "ledger.key",
+        "平台验证公钥 (SM2)",
+        "Platform verifier key (SM2)",
+    ),
+    ("ledger.index", "序号", "Index"),
+    ("ledger.time", "时间", "Time"),
+    ("ledger.actor", "操作者", "Actor"),
+    ("ledger.action", "操作", "Action"),
+    ("ledger.object", "对象", "Object"),
+    ("ledger.detail", "详情", "Detail"),
+    ("ledger.goto", "按序号查看", "Go to index"),
+    ("ledger.entry", "存证条目", "Ledger entry"),
+    ("ledger.leaf", "叶子哈希", "Leaf hash"),
+    ("ledger.leaf_data", "叶子数据", "Leaf data"),
+    (
+        "ledger.proof",
+        "包含证明（审计路径）",
+        "Inclusion proof (audit path)",
+    ),
+    ("ledger.checkpoint", "签名检查点", "Signed checkpoint"),
+    (
+        "ledger.verified",
+        "已验证：条目内容、包含证明与 SM2 签名均有效",
+        "Verified: entry content, inclusion proof and SM2 signature are all valid",
+    ),
+    (
+        "ledger.not_verified",
+        "验证失败：条目或证明与签名检查点不符",
+        "Verification failed: the entry or proof does not match the signed checkpoint",
+    ),
+    ("error.title", "出错了", "Something went wrong"),
+    ("error.back", "返回首页", "Back to home"),
+];
+
+/// The text for `key` in `lang`; the key itself if unknown (visible in tests).
+pub fn t(lang: Lang, key: &str) -> &str {
+    TEXTS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map_or(key, |(_, zh, en)| if lang == Lang::En { en } else { zh })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_unique_and_both_languages_present() {
+        let mut keys: Vec<&str> = TEXTS.iter().map(|(k, _, _)| *k).collect();
+        keys.sort_unstable();
+        let n = keys.len();
+        keys.dedup();
+        assert_eq!(n, keys.len(), "duplicate i18n keys");
+        for (k, zh, en) in TEXTS {
+            assert!(!zh.is_empty() && !en.is_empty(), "{k}");
+        }
+        for r in shuyun_domain::Role::ALL {
+            assert_ne!(
+                t(Lang::Zh, &format!("role.{}", r.as_str())),
+                format!("role.{}", r.as_str())
+            );
+            assert_ne!(
+                t(Lang::En, &format!("duty.{}", r.as_str())),
+                format!("duty.{}", r.as_str())
+            );
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The caller's own account: password and API tokens.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::html;
+use shuyun_domain::Permission;
+
+use super::{PageCtx, back, fmt_time, html_response, layout};
+use crate::AppState;
+use crate::auth::form_urlencoded_pairs;
+use crate::extract::{ApiPath, PageForm};
+
+async fn render(state: &AppState, ctx: &PageCtx, new_token: Option<String>) -> Response {
+    let Some(p) = &ctx.principal else {
+        return super::error_page(&shuyun_domain::DomainError::new(
+            shuyun_domain::ErrorCode::Unauthenticated,
+            "sign in",
+        ));
+    };
+    let tokens = state.store.list_tokens(p.user_id).await.unwrap_or_default();
+    let scopable: Vec<Permission> = p
+        .role
+        .permissions()
+        .into_iter()
+        .filter(|x| x.scopable())
+        .collect();
+    let now = state.now();
+    let body = html! {
+        div.card {
+            h1 { (ctx.t("nav.account")) }
+            p { (p.display_name) " (" code { (p.username) } ") · " (p.org_name) }
+        }
+        div.card {
+            h2 { (ctx.t("account.password")) }
+            form method="post" action="/account/password" {
+                (ctx.csrf_field())
+                label for="current_password" { (ctx.t("account.current")) }
+                input #current_password name="current_password" type="password" autocomplete="current-password" required;
+                label for="new_password" { (ctx.t("account.new")) }
+                input #new_password name="new_password" type="password" autocomplete="new-password" required minlength="10";
+                div { button.primary #change-password type="submit" { (ctx.t("common.submit")) } }
+            }
+        }
+        div.card {
+            h2 { (ctx.t("account.tokens")) }
+            @if let Some(t) = new_token {
+                div.msg { (ctx.t("account.new_token")) ": " code #new-token { (t) } }
+            }
+            table #tokens {
+                tr { th { (ctx.t("account.token_name")) } th { (ctx.t("account.prefix")) } th { (ctx.t("account.token_scopes")) } th { (ctx.t("account.expires")) } th { (ctx.t("common.state")) } th {} }
+                @for t in &tokens {
+                    tr {
+                        td { (t.name) } td { code { (t.prefix) "…" } }
+                        td { @for s in &t.scopes { code { (s.as_str()) } " " } }
+                        td { (fmt_time(t.expires_at)) }
+                        td {
+                            @if t.revoked_at.is_some() { (ctx.t("account.revoked")) }
+                            @else if t.expires_at <= now { span.muted { "expired" } }
+                            @else { (ctx.t("common.enabled")) }
+                        }
+                        td {
+                            @if t.revoked_at.is_none() {
+                                form method="post" action=(format!("/account/tokens/{}/revoke", t.id)) {
+                                    (ctx.csrf_field()) button.small type="submit" { (ctx.t("account.revoke")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h3 { (ctx.t("account.issue")) }
+            form method="post" action="/account/tokens" {
+                (ctx.csrf_field())
+                label for="token_name" { (ctx.t("account.token_name")) }
+                input #token_name name="name" required maxlength="100";
+                label for="token_days" { (ctx.t("account.token_days")) }
+                input #token_days name="expires_in_days" type="number" min="1" max="366" value="90" required;
+                label { (ctx.t("account.token_scopes")) }
+                @for s in &scopable {
+                    label style="display:inline-block;margin-right:1rem" { input type="checkbox" name="scope" value=(s.as_str()) style="min-width:0"; " " (s.as_str()) }
+                }
+                div { button.primary #issue-token type="submit" { (ctx.t("account.issue")) } }
+            }
+        }
+    };
+    html_response(StatusCode::OK, layout(ctx, &ctx.t("nav.account"), body))
+}
+
+pub async fn show(State(state): State<AppState>, ctx: PageCtx) -> Response {
+    render(&state, &ctx, None).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct PasswordForm {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    PageForm(f): PageForm<PasswordForm>,
+) -> Response {
+    let Some(p) = &ctx.principal else {
+        return back("/login", Err(String::new()));
+    };
+    match state
+        .store
+        .change_password(p, &f.current_password, &f.new_password, state.now())
+        .await
+    {
+        Ok(()) => back("/account", Ok(ctx.t("common.done"))),
+        Err(e) => back("/account", Err(e.into_domain().message)),
+    }
+}
+
+pub async fn issue_token(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(p) = &ctx.principal else {
+        return back("/login", Err(String::new()));
+    };
+    let pairs = form_urlencoded_pairs(&body);
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let scopes: Result<Vec<Permission>, _> = pairs
+        .iter()
+        .filter(|(k, _)| k == "scope")
+        .map(|(_, v)| Permission::parse(v))
+        .collect();
+    let days: Result<u32, _> = get("expires_in_days").parse();
+    let result = match (scopes, days) {
+        (Ok(scopes), Ok(days)) => state
+            .store
+            .issue_token(p, p.user_id, &get("name"), &scopes, days, state.now())
+            .await
+            .map_err(|e| e.into_domain().message),
+        (Err(e), _) => Err(e.message),
+        (_, Err(_)) => Err("expires_in_days: a whole number of days".to_string()),
+    };
+    match result {
+        Ok(t) => render(&state, &ctx, Some(t.token)).await,
+        Err(e) => back("/account", Err(e)),
+    }
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    ApiPath(id): ApiPath<i64>,
+) -> Response {
+    let Some(p) = &ctx.principal else {
+        return back("/login", Err(String::new()));
+    };
+    let result = match state.store.token(id).await {
+        Ok(t) if t.user_id == p.user_id => state
+            .store
+            .revoke_token(p, id, state.now())
+            .await
+            .map(|_| ()),
+        Ok(_) => Err(shuyun_domain::DomainError::not_found(format!("token {id}")).into()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => back("/account", Ok(ctx.t("common.done"))),
+        Err(e) => back("/account", Err(e.into_domain().message)),
+    }
+}

@@ -1,0 +1,542 @@
+//! The route table: every route with the permission it needs. The router,
+//! the guard, the OpenAPI document and the access-matrix test are all built
+//! from this one list, so no route can exist without a declared permission.
+
+use axum::Router;
+use axum::http::Method;
+use axum::routing::{MethodRouter, delete, get, post};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde_json::{Map, Value, json};
+use shuyun_domain::Permission;
+
+use crate::auth::{Guard, guard};
+use crate::{AppState, api, pages};
+
+/// What kind of caller a route serves; decides how denials look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// JSON under `/api/v1`, documented in OpenAPI.
+    Api,
+    /// Portal pages (HTML).
+    Page,
+    /// Health, readiness and metrics (documented in OpenAPI).
+    Ops,
+}
+
+type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+fn schema_of<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+/// One route.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub perm: Permission,
+    pub kind: Kind,
+    pub summary: &'static str,
+    pub tag: &'static str,
+    body: Option<SchemaFn>,
+    query: Option<SchemaFn>,
+    response: Option<SchemaFn>,
+    pub status: u16,
+    response_type: &'static str,
+    handler: MethodRouter<AppState>,
+}
+
+impl Route {
+    fn new(
+        kind: Kind,
+        method: Method,
+        path: &'static str,
+        perm: Permission,
+        handler: MethodRouter<AppState>,
+    ) -> Self {
+        Self {
+            method,
+            path,
+            perm,
+            kind,
+            summary: "",
+            tag: "",
+            body: None,
+            query: None,
+            response: None,
+            status: 200,
+            response_type: "application/json",
+            handler,
+        }
+    }
+    fn doc(mut self, tag: &'static str, summary: &'static str) -> Self {
+        self.tag = tag;
+        self.summary = summary;
+        self
+    }
+    fn body<T: JsonSchema>(mut self) -> Self {
+        self.body = Some(schema_of::<T>);
+        self
+    }
+    fn query<T: JsonSchema>(mut self) -> Self {
+        self.query = Some(schema_of::<T>);
+        self
+    }
+    fn resp<T: JsonSchema>(mut self) -> Self {
+        self.response = Some(schema_of::<T>);
+        self
+    }
+    fn status(mut self, s: u16) -> Self {
+        self.status = s;
+        self
+    }
+    fn text(mut self) -> Self {
+        self.response_type = "text/plain";
+        self
+    }
+}
+
+fn api(m: Method, path: &'static str, perm: Permission, h: MethodRouter<AppState>) -> Route {
+    Route::new(Kind::Api, m, path, perm, h)
+}
+fn page(m: Method, path: &'static str, perm: Permission, h: MethodRouter<AppState>) -> Route {
+    Route::new(Kind::Page, m, path, perm, h)
+}
+
+/// Every route of the platform.
+pub fn table() -> Vec<Route> {
+    use Method as M;
+    use Permission as P;
+    use api::{auth as au, ledger as lg, orgs, system as sys, tokens as tk, users as us};
+    use shuyun_store::accounts::{ApiToken, IssuedToken, Org, User};
+    vec![
+        // Ops
+        Route::new(Kind::Ops, M::GET, "/healthz", P::Public, get(sys::healthz))
+            .doc("ops", "Liveness")
+            .resp::<sys::Health>(),
+        Route::new(Kind::Ops, M::GET, "/readyz", P::Public, get(sys::readyz))
+            .doc("ops", "Readiness (database reachable)")
+            .resp::<sys::Health>(),
+        Route::new(Kind::Ops, M::GET, "/metrics", P::Public, get(sys::metrics))
+            .doc("ops", "Prometheus metrics")
+            .text(),
+        api(M::GET, "/api/v1/openapi.json", P::Public, get(sys::openapi))
+            .doc("meta", "This OpenAPI document"),
+        // Authentication
+        api(M::POST, "/api/v1/auth/login", P::Public, post(au::login))
+            .doc("auth", "Sign in; sets the session cookie")
+            .body::<au::LoginRequest>()
+            .resp::<au::LoginResponse>(),
+        api(
+            M::POST,
+            "/api/v1/auth/logout",
+            P::Authenticated,
+            post(au::logout),
+        )
+        .doc("auth", "End the session")
+        .status(204),
+        api(M::GET, "/api/v1/me", P::Authenticated, get(au::me))
+            .doc("auth", "The caller")
+            .resp::<au::Me>(),
+        api(
+            M::POST,
+            "/api/v1/me/password",
+            P::Authenticated,
+            post(au::change_password),
+        )
+        .doc("auth", "Change one's own password")
+        .body::<au::ChangePassword>()
+        .status(204),
+        // Own tokens
+        api(
+            M::GET,
+            "/api/v1/me/tokens",
+            P::Authenticated,
+            get(tk::list_mine),
+        )
+        .doc("tokens", "List my API tokens")
+        .resp::<Vec<ApiToken>>(),
+        api(
+            M::POST,
+            "/api/v1/me/tokens",
+            P::Authenticated,
+            post(tk::issue_mine),
+        )
+        .doc("tokens", "Issue an API token for myself (shown once)")
+        .body::<tk::IssueToken>()
+        .resp::<IssuedToken>()
+        .status(201),
+        api(
+            M::DELETE,
+            "/api/v1/me/tokens/{id}",
+            P::Authenticated,
+            delete(tk::revoke_mine),
+        )
+        .doc("tokens", "Revoke one of my tokens")
+        .resp::<ApiToken>(),
+        // Organisations
+        api(M::GET, "/api/v1/orgs", P::OrgRead, get(orgs::list))
+            .doc("orgs", "List organisations")
+            .resp::<Vec<Org>>(),
+        api(M::POST, "/api/v1/orgs", P::OrgAdmin, post(orgs::create))
+            .doc("orgs", "Register an organisation")
+            .body::<shuyun_store::accounts::NewOrg>()
+            .resp::<Org>()
+            .status(201),
+        api(M::GET, "/api/v1/orgs/{id}", P::OrgRead, get(orgs::show))
+            .doc("orgs", "One organisation")
+            .resp::<Org>(),
+        api(
+            M::POST,
+            "/api/v1/orgs/{id}/disable",
+            P::OrgAdmin,
+            post(orgs::disable),
+        )
+        .doc("orgs", "Disable an organisation and end its sessions")
+        .resp::<Org>(),
+        api(
+            M::POST,
+            "/api/v1/orgs/{id}/enable",
+            P::OrgAdmin,
+            post(orgs::enable),
+        )
+        .doc("orgs", "Enable an organisation")
+        .resp::<Org>(),
+        // Users
+        api(M::GET, "/api/v1/users", P::UserRead, get(us::list))
+            .doc("users", "List users")
+            .query::<us::UserQuery>()
+            .resp::<Vec<User>>(),
+        api(M::POST, "/api/v1/users", P::UserAdmin, post(us::create))
+            .doc("users", "Create a user (role follows the organisation)")
+            .body::<shuyun_store::accounts::NewUser>()
+            .resp::<User>()
+            .status(201),
+        api(M::GET, "/api/v1/users/{id}", P::UserRead, get(us::show))
+            .doc("users", "One user")
+            .resp::<User>(),
+        api(
+            M::POST,
+            "/api/v1/users/{id}/disable",
+            P::UserAdmin,
+            post(us::disable),
+        )
+        .doc("users", "Disable a user; ends sessions and tokens")
+        .resp::<User>(),
+        api(
+            M::POST,
+            "/api/v1/users/{id}/enable",
+            P::UserAdmin,
+            post(us::enable),
+        )
+        .doc("users", "Enable a user")
+        .resp::<User>(),
+        api(
+            M::POST,
+            "/api/v1/users/{id}/reset-password",
+            P::UserAdmin,
+            post(us::reset_password),
+        )
+        .doc("users", "Reset a password to a one-time temporary one")
+        .resp::<us::TempPassword>(),
+        api(
+            M::GET,
+            "/api/v1/users/{id}/tokens",
+            P::TokenAdmin,
+            get(tk::list_for),
+        )
+        .doc("tokens", "List a user's API tokens")
+        .resp::<Vec<ApiToken>>(),
+        api(
+            M::POST,
+            "/api/v1/users/{id}/tokens",
+            P::TokenAdmin,
+            post(tk::issue_for),
+        )
+        .doc("tokens", "Issue an API token to a user (shown once)")
+        .body::<tk::IssueToken>()
+        .resp::<IssuedToken>()
+        .status(201),
+        api(
+            M::DELETE,
+            "/api/v1/tokens/{id}",
+            P::TokenAdmin,
+            delete(tk::revoke_any),
+        )
+        .doc("tokens", "Revoke any API token")
+        .resp::<ApiToken>(),
+        // Ledger
+        api(M::GET, "/api/v1/ledger/key", P::Public, get(lg::key))
+            .doc("ledger", "The ledger's public SM2 verifier key")
+            .resp::<lg::KeyInfo>(),
+        api(
+            M::GET,
+            "/api/v1/ledger/checkpoint",
+            P::Public,
+            get(lg::checkpoint),
+        )
+        .doc("ledger", "The latest signed checkpoint")
+        .resp::<shuyun_store::ledger::CheckpointView>(),
+        api(
+            M::GET,
+            "/api/v1/ledger/checkpoint.txt",
+            P::Public,
+            get(lg::checkpoint_text),
+        )
+        .doc("ledger", "The latest checkpoint as a C2SP signed note")
+        .text(),
+        api(
+            M::GET,
+            "/api/v1/ledger/entries",
+            P::LedgerRead,
+            get(lg::entries),
+        )
+        .doc("ledger", "Entries, newest first")
+        .query::<lg::EntryQuery>()
+        .resp::<Vec<shuyun_store::EntryView>>(),
+        api(
+            M::GET,
+            "/api/v1/ledger/entries/{index}",
+            P::LedgerRead,
+            get(lg::entry),
+        )
+        .doc("ledger", "One entry with its inclusion proof")
+        .resp::<lg::EntryWithProof>(),
+        api(
+            M::GET,
+            "/api/v1/ledger/proofs/inclusion",
+            P::LedgerRead,
+            get(lg::inclusion),
+        )
+        .doc(
+            "ledger",
+            "Inclusion proof of an entry in a checkpointed tree",
+        )
+        .query::<lg::InclusionQuery>()
+        .resp::<lg::InclusionProof>(),
+        api(
+            M::GET,
+            "/api/v1/ledger/proofs/consistency",
+            P::Public,
+            get(lg::consistency),
+        )
+        .doc(
+            "ledger",
+            "Consistency proof between two checkpointed tree sizes",
+        )
+        .query::<lg::ConsistencyQuery>()
+        .resp::<lg::ConsistencyProof>(),
+        // Portal pages
+        page(M::GET, "/", P::Public, get(pages::home::home)),
+        page(M::GET, "/login", P::Public, get(pages::login::form)),
+        page(M::POST, "/login", P::Public, post(pages::login::submit)),
+        page(
+            M::POST,
+            "/logout",
+            P::Authenticated,
+            post(pages::login::logout),
+        ),
+        page(M::GET, "/lang/{lang}", P::Public, get(pages::set_lang)),
+        page(
+            M::GET,
+            "/account",
+            P::Authenticated,
+            get(pages::account::show),
+        ),
+        page(
+            M::POST,
+            "/account/password",
+            P::Authenticated,
+            post(pages::account::change_password),
+        ),
+        page(
+            M::POST,
+            "/account/tokens",
+            P::Authenticated,
+            post(pages::account::issue_token),
+        ),
+        page(
+            M::POST,
+            "/account/tokens/{id}/revoke",
+            P::Authenticated,
+            post(pages::account::revoke_token),
+        ),
+        page(M::GET, "/admin/orgs", P::OrgRead, get(pages::admin::orgs)),
+        page(
+            M::POST,
+            "/admin/orgs",
+            P::OrgAdmin,
+            post(pages::admin::create_org),
+        ),
+        page(
+            M::POST,
+            "/admin/orgs/{id}/toggle",
+            P::OrgAdmin,
+            post(pages::admin::toggle_org),
+        ),
+        page(
+            M::GET,
+            "/admin/users",
+            P::UserRead,
+            get(pages::admin::users),
+        ),
+        page(
+            M::POST,
+            "/admin/users",
+            P::UserAdmin,
+            post(pages::admin::create_user),
+        ),
+        page(
+            M::POST,
+            "/admin/users/{id}/toggle",
+            P::UserAdmin,
+            post(pages::admin::toggle_user),
+        ),
+        page(
+            M::POST,
+            "/admin/users/{id}/reset-password",
+            P::UserAdmin,
+            post(pages::admin::reset_password),
+        ),
+        page(
+            M::GET,
+            "/ledger",
+            P::LedgerRead,
+            get(pages::ledger::explorer),
+        ),
+        page(
+            M::GET,
+            "/ledger/entries/{index}",
+            P::LedgerRead,
+            get(pages::ledger::entry),
+        ),
+    ]
+}
+
+/// Build the router: each route wrapped in its own guard.
+pub fn router(state: AppState) -> Router {
+    let mut r: Router<AppState> = Router::new();
+    for route in table() {
+        let g = Guard {
+            state: state.clone(),
+            perm: route.perm,
+            kind: route.kind,
+        };
+        let handler = route
+            .handler
+            .layer(axum::middleware::from_fn_with_state(g, guard));
+        r = r.route(route.path, handler);
+    }
+    r.with_state(state)
+}
+
+fn path_params(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .collect()
+}
+
+/// The OpenAPI 3.1 document, generated from the route table and the
+/// request/response types' JSON Schemas.
+pub fn openapi() -> Value {
+    let mut settings = schemars::generate::SchemaSettings::draft2020_12();
+    settings.definitions_path = "#/components/schemas/".into();
+    let mut g = settings.into_generator();
+    let problem = schema_of::<crate::error::Problem>(&mut g);
+    let mut paths: Map<String, Value> = Map::new();
+    for route in table() {
+        if route.kind == Kind::Page {
+            continue;
+        }
+        let mut params: Vec<Value> = path_params(route.path)
+            .into_iter()
+            .map(|p| {
+                json!({"name": p, "in": "path", "required": true,
+                       "schema": {"type": "integer", "format": "int64", "minimum": 0}})
+            })
+            .collect();
+        if let Some(q) = route.query {
+            let s = q(&mut g);
+            let resolved = resolve_ref(&s, &g);
+            let required: Vec<String> = resolved
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(props) = resolved.get("properties").and_then(Value::as_object) {
+                for (name, schema) in props {
+                    params.push(json!({"name": name, "in": "query", "required": required.contains(name), "schema": schema}));
+                }
+            }
+        }
+        let mut responses = Map::new();
+        let ok = match (route.response, route.response_type) {
+            (Some(f), ct) => {
+                json!({"description": "success", "content": {ct: {"schema": f(&mut g)}}})
+            }
+            (None, "text/plain") => {
+                json!({"description": "success", "content": {"text/plain": {"schema": {"type": "string"}}}})
+            }
+            (None, _) if route.status == 204 => json!({"description": "done"}),
+            (None, ct) => json!({"description": "success", "content": {ct: {"schema": {}}}}),
+        };
+        responses.insert(route.status.to_string(), ok);
+        responses.insert(
+            "4XX".into(),
+            json!({"description": "the request was refused; see `code`",
+                   "content": {"application/problem+json": {"schema": problem.clone()}}}),
+        );
+        let mut op = json!({
+            "operationId": format!("{}_{}", route.method.as_str().to_lowercase(),
+                route.path.trim_start_matches('/').replace(['/', '{', '}', '.', '-'], "_")),
+            "summary": route.summary,
+            "tags": [route.tag],
+            "x-permission": route.perm.as_str(),
+            "parameters": params,
+            "responses": responses,
+        });
+        if route.perm == Permission::Public {
+            op["security"] = json!([]);
+        }
+        if let Some(b) = route.body {
+            op["requestBody"] =
+                json!({"required": true, "content": {"application/json": {"schema": b(&mut g)}}});
+        }
+        let entry = paths
+            .entry(route.path.to_string())
+            .or_insert_with(|| json!({}));
+        entry[route.method.as_str().to_lowercase()] = op;
+    }
+    let schemas: Map<String, Value> = g.take_definitions(true).into_iter().collect();
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "shuyun 数运 — public data authorized operation platform",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Errors are application/problem+json with a stable `code`. Authenticate with `Authorization: Bearer <token>` or the session cookie (unsafe requests then need `X-CSRF-Token`)."
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE}
+            }
+        },
+        "security": [{"bearer": []}, {"session": []}]
+    })
+}
+
+fn resolve_ref(s: &Schema, g: &SchemaGenerator) -> Value {
+    let v = s.as_value().clone();
+    if let Some(r) = v.get("$ref").and_then(Value::as_str)
+        && let Some(name) = r.strip_prefix("#/components/schemas/")
+        && let Some(def) = g.definitions().get(name)
+    {
+        return def.clone();
+    }
+    v
+}
