@@ -1,1 +1,213 @@
-fn main() {}
+//! The `shuyun` command: run the demo platform, serve from a configuration
+//! file, and verify the ledger from outside the server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use shuyun_server::{AppState, Clock, Config};
+
+#[derive(Parser)]
+#[command(
+    name = "shuyun",
+    version,
+    about = "shuyun 数运 — public data authorized operation platform"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct Source {
+    /// TOML configuration file (every key can be overridden by SHUYUN_<KEY>).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Data directory (overrides the configuration).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Database URL (overrides the configuration).
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the demo platform with the Jingdezhen pilot's organisations and logins.
+    Demo {
+        #[command(flatten)]
+        source: Source,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Start the platform from a configuration file, without demo data.
+    Serve {
+        #[command(flatten)]
+        source: Source,
+    },
+    /// Ledger tools.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Recompute the whole Merkle tree from the stored entries and check every signed checkpoint.
+    Verify {
+        #[command(flatten)]
+        source: Source,
+    },
+    /// Print the latest signed checkpoint and the verifier key.
+    Checkpoint {
+        #[command(flatten)]
+        source: Source,
+    },
+}
+
+fn load_config(source: &Source, demo_listen: Option<&str>) -> Result<Config, String> {
+    let text = match &source.config {
+        Some(p) => {
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?
+        }
+        None => String::new(),
+    };
+    let mut cfg = Config::from_toml_and_env(&text, |k| std::env::var(k).ok())?;
+    if let Some(d) = &source.data_dir {
+        cfg.data_dir = d.clone();
+    }
+    if let Some(u) = &source.database_url {
+        cfg.database_url = Some(u.clone());
+    }
+    if let Some(l) = demo_listen {
+        if std::env::var("SHUYUN_LISTEN").is_err() {
+            cfg.listen = l.parse().map_err(|e| format!("--listen {l}: {e}"))?;
+        }
+        if std::env::var("SHUYUN_LOG_FORMAT").is_err() && source.config.is_none() {
+            cfg.log_format = "text".into();
+        }
+    }
+    Ok(cfg)
+}
+
+fn init_logs(format: &str) {
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if format == "text" {
+        builder.init();
+    } else {
+        builder.json().flatten_event(true).init();
+    }
+}
+
+async fn run_server(cfg: Config, demo: bool) -> Result<(), String> {
+    init_logs(&cfg.log_format);
+    let store = shuyun_server::open_store(&cfg).await?;
+    let clock = Clock::system();
+    if demo
+        && shuyun_server::demo::seed(&store, clock.now())
+            .await
+            .map_err(|e| e.to_string())?
+    {
+        tracing::info!("seeded the Jingdezhen pilot organisations and demo logins");
+    }
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!(
+        "shuyun is serving on http://{addr}/ (database: {:?})",
+        store.backend()
+    );
+    if demo {
+        eprintln!(
+            "demo logins (password '{}'): {}",
+            shuyun_server::demo::DEMO_PASSWORD,
+            shuyun_server::demo::DEMO_ACCOUNTS
+                .iter()
+                .map(|a| a.0)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let state = AppState::new(store.clone(), clock, cfg.secure_cookies);
+    shuyun_server::serve(listener, state, shuyun_server::shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    store.close().await;
+    Ok(())
+}
+
+async fn verify(cfg: Config) -> Result<bool, String> {
+    let store = shuyun_server::open_store(&cfg).await?;
+    let started = std::time::Instant::now();
+    let report = store.verify_ledger().await.map_err(|e| e.to_string())?;
+    store.close().await;
+    println!(
+        "checked {} entries and {} signed checkpoints in {:.2?}",
+        report.entries,
+        report.checkpoints,
+        started.elapsed()
+    );
+    if report.ok() {
+        println!("ledger OK");
+        return Ok(true);
+    }
+    if let Some(i) = report.first_bad_entry {
+        println!("LEDGER TAMPERED: first bad entry is {i}");
+    } else {
+        println!("LEDGER TAMPERED");
+    }
+    for p in &report.problems {
+        println!("  - {p}");
+    }
+    Ok(false)
+}
+
+async fn checkpoint(cfg: Config) -> Result<(), String> {
+    let store = shuyun_server::open_store(&cfg).await?;
+    println!("verifier key: {}", store.verifier().to_vkey_string());
+    match store.latest_checkpoint().await.map_err(|e| e.to_string())? {
+        Some(cp) => print!("{}", cp.note),
+        None => println!("(the ledger is empty)"),
+    }
+    store.close().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo { source, listen } => match load_config(&source, Some(&listen)) {
+            Ok(cfg) => run_server(cfg, true).await.map(|()| true),
+            Err(e) => Err(e),
+        },
+        Command::Serve { source } => match load_config(&source, None) {
+            Ok(cfg) => run_server(cfg, false).await.map(|()| true),
+            Err(e) => Err(e),
+        },
+        Command::Ledger { command } => match command {
+            LedgerCommand::Verify { source } => match load_config(&source, None) {
+                Ok(cfg) => verify(cfg).await,
+                Err(e) => Err(e),
+            },
+            LedgerCommand::Checkpoint { source } => match load_config(&source, None) {
+                Ok(cfg) => checkpoint(cfg).await.map(|()| true),
+                Err(e) => Err(e),
+            },
+        },
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("shuyun: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

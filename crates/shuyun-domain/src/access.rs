@@ -89,16 +89,22 @@ pub enum Permission {
     /// Any signed-in user (own profile, own tokens, logout).
     Authenticated,
     /// List and read organisations.
+    #[serde(rename = "org.read")]
     OrgRead,
     /// Create, change and disable organisations.
+    #[serde(rename = "org.admin")]
     OrgAdmin,
     /// List and read users.
+    #[serde(rename = "user.read")]
     UserRead,
     /// Create, disable users and reset their passwords.
+    #[serde(rename = "user.admin")]
     UserAdmin,
     /// Issue and revoke API tokens of other users.
+    #[serde(rename = "token.admin")]
     TokenAdmin,
     /// Read ledger entries and proofs (存证/审计日志).
+    #[serde(rename = "ledger.read")]
     LedgerRead,
 }
 
@@ -158,6 +164,14 @@ mod tests {
         }
         for p in Permission::ALL {
             assert_eq!(Permission::parse(p.as_str()), Ok(p));
+        }
+    }
+
+    #[test]
+    fn serde_names_match_as_str() {
+        for p in Permission::ALL {
+            let json = serde_json::to_string(&p).unwrap();
+            assert_eq!(json, format!("\"{}\"", p.as_str()));
         }
     }
 

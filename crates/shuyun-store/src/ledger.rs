@@ -9,9 +9,11 @@
 //! published SM2 key can recompute the tree and check every checkpoint.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde::Serialize;
 use shuyun_ledger::{Checkpoint, Frontier, Hash, leaf_hash};
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::{Backend, Store, StoreError, StoreResult};
@@ -72,7 +74,28 @@ pub fn leaf_data(
     object: &str,
     detail: &str,
 ) -> String {
-    format!("shuyun-ledger/v1\n{idx}\n{ts}\n{actor}\n{action}\n{object}\n{detail}")
+    let mut out =
+        String::with_capacity(48 + actor.len() + action.len() + object.len() + detail.len());
+    write_leaf_data(&mut out, idx, ts, actor, action, object, detail);
+    out
+}
+
+/// [`leaf_data`] into a reused buffer, replacing its contents.
+fn write_leaf_data(
+    out: &mut String,
+    idx: u64,
+    ts: i64,
+    actor: &str,
+    action: &str,
+    object: &str,
+    detail: &str,
+) {
+    out.clear();
+    // Writing to a String cannot fail.
+    let _ = write!(
+        out,
+        "shuyun-ledger/v1\n{idx}\n{ts}\n{actor}\n{action}\n{object}\n{detail}"
+    );
 }
 
 pub(crate) async fn head(conn: &mut AnyConnection, backend: Backend) -> StoreResult<Frontier> {
@@ -107,12 +130,14 @@ pub(crate) async fn append(
 ) -> StoreResult<u64> {
     let mut frontier = head(conn, store.backend).await?;
     let mut rows = Vec::with_capacity(events.len());
+    let mut data = String::with_capacity(512);
     for e in events {
         let idx = frontier.size();
         let (actor, action, object) =
             (one_line(&e.actor), one_line(&e.action), one_line(&e.object));
         let detail = e.detail.to_string();
-        let leaf = leaf_hash(leaf_data(idx, now_ms, &actor, &action, &object, &detail).as_bytes());
+        write_leaf_data(&mut data, idx, now_ms, &actor, &action, &object, &detail);
+        let leaf = leaf_hash(data.as_bytes());
         frontier.push(leaf);
         rows.push((idx, actor, action, object, detail, leaf));
     }
@@ -121,20 +146,28 @@ pub(crate) async fn append(
             "INSERT INTO ledger_entries (idx, ts, actor, action, object, detail, leaf_hash) VALUES ",
         );
         for i in 0..chunk.len() {
-            let b = i * 7;
             if i > 0 {
                 sql.push(',');
             }
-            sql.push_str(&format!(
-                "(${},${},${},${},${},${},${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7
-            ));
+            match store.backend {
+                // SQLite: anonymous `?` parameters. Numbered `$N` ones are
+                // named parameters to SQLite, and looking each one up by
+                // name makes binding quadratic in the number of rows.
+                Backend::Sqlite => sql.push_str("(?,?,?,?,?,?,?)"),
+                Backend::Postgres => {
+                    let b = i * 7;
+                    sql.push_str(&format!(
+                        "(${},${},${},${},${},${},${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6,
+                        b + 7
+                    ));
+                }
+            }
         }
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (idx, actor, action, object, detail, leaf) in chunk {
@@ -172,7 +205,7 @@ pub(crate) async fn append(
     Ok(frontier.size())
 }
 
-fn entry_from_row(row: &sqlx::any::AnyRow) -> StoreResult<EntryView> {
+fn entry_from_row(row: &AnyRow) -> StoreResult<EntryView> {
     let detail: String = row.try_get("detail")?;
     Ok(EntryView {
         index: row.try_get::<i64, _>("idx")? as u64,
@@ -358,10 +391,24 @@ impl Findings {
     }
 }
 
-const VERIFY_BATCH: i64 = 20_000;
+/// Rows per keyset-paginated read during verification: small enough that
+/// reading and hashing overlap well, large enough that per-query overhead
+/// does not matter.
+const VERIFY_BATCH: i64 = 4_096;
+/// Batches read ahead of the hashing thread.
+const VERIFY_READ_AHEAD: usize = 4;
 
-/// Stream every entry in index order (read on one task, hashed on this one),
-/// recompute leaf hashes and the tree, and compare against every stored
+/// Where the entry scan stopped.
+enum ScanEnd {
+    /// Every stored entry was read.
+    Complete,
+    /// Entries are missing or out of order; positions have shifted, so the
+    /// scan stopped there.
+    Broken,
+}
+
+/// Recompute every leaf hash and the tree from the stored entries, read on
+/// one task and hashed on a blocking thread, and compare against every stored
 /// checkpoint, whose signatures are checked with the store's key.
 async fn verify(store: &Store) -> StoreResult<VerifyReport> {
     let verifier = store.verifier();
@@ -397,8 +444,9 @@ async fn verify(store: &Store) -> StoreResult<VerifyReport> {
         }
     }
 
-    // Entries, streamed in batches by a reader task.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<StoreResult<Vec<sqlx::any::AnyRow>>>(4);
+    // Entries, streamed in batches by a reader task to a hashing thread, so
+    // database reads and SM3 hashing run on different cores.
+    let (tx, rx) = tokio::sync::mpsc::channel::<StoreResult<Vec<AnyRow>>>(VERIFY_READ_AHEAD);
     let pool = store.pool.clone();
     let reader = tokio::spawn(async move {
         let mut next = 0_i64;
@@ -415,7 +463,7 @@ async fn verify(store: &Store) -> StoreResult<VerifyReport> {
                 Ok(rows) if rows.is_empty() => break,
                 Ok(rows) => {
                     if let Some(last) = rows.last() {
-                        next = last.try_get::<i64, _>("idx").unwrap_or(i64::MAX - 1) + 1;
+                        next = last.try_get::<i64, _>(0).unwrap_or(i64::MAX - 1) + 1;
                     }
                     if tx.send(Ok(rows)).await.is_err() {
                         break;
@@ -428,64 +476,44 @@ async fn verify(store: &Store) -> StoreResult<VerifyReport> {
             }
         }
     });
-
-    let mut frontier = Frontier::new();
-    let mut last_good_checkpoint = 0_u64;
-    while let Some(batch) = rx.recv().await {
-        for row in batch? {
-            let idx = row.try_get::<i64, _>("idx")? as u64;
-            let expected = frontier.size();
-            if idx != expected {
-                let msg = if idx > expected {
-                    format!("entry {expected} is missing (next stored entry is {idx})")
-                } else {
-                    format!("entry {idx} appears out of order")
-                };
-                found.add(Some(expected), msg);
-                // Cannot continue meaningfully: positions have shifted.
-                reader.abort();
-                return Ok(VerifyReport {
-                    entries: frontier.size(),
-                    checkpoints: n_checkpoints,
-                    problems: found.problems,
-                    first_bad_entry: found.first_bad,
-                });
-            }
-            let data = leaf_data(
-                idx,
-                row.try_get("ts")?,
-                &row.try_get::<String, _>("actor")?,
-                &row.try_get::<String, _>("action")?,
-                &row.try_get::<String, _>("object")?,
-                &row.try_get::<String, _>("detail")?,
-            );
-            let leaf = leaf_hash(data.as_bytes());
-            if leaf.as_slice() != row.try_get::<Vec<u8>, _>("leaf_hash")?.as_slice() {
-                found.add(
-                    Some(idx),
-                    format!("entry {idx}: content does not match its stored leaf hash (edited)"),
-                );
-            }
-            frontier.push(leaf);
-            let size = frontier.size();
-            if let Some(root) = checkpoints.get(&size) {
-                if *root == frontier.root() {
-                    last_good_checkpoint = size;
-                } else {
-                    found.add(
-                        Some(last_good_checkpoint),
-                        format!(
-                            "checkpoint {size}: recomputed root differs; an entry in {last_good_checkpoint}..{} was changed, inserted or reordered",
-                            size - 1
-                        ),
-                    );
-                    // Later checkpoints are judged on their own recomputed roots.
-                    last_good_checkpoint = size;
-                }
-            }
+    let hashing = tokio::task::spawn_blocking(move || {
+        let mut scan = EntryScan::new(checkpoints, found);
+        let end = scan.run(rx);
+        (scan, end)
+    });
+    let (scan, end) = match hashing.await {
+        Ok(done) => done,
+        Err(e) => {
+            reader.abort();
+            return Err(StoreError::Config(format!(
+                "ledger verification thread failed: {e}"
+            )));
+        }
+    };
+    let EntryScan {
+        frontier,
+        checkpoints,
+        mut found,
+        ..
+    } = scan;
+    match end {
+        Ok(ScanEnd::Complete) => {
+            reader.await.ok();
+        }
+        Ok(ScanEnd::Broken) => {
+            reader.abort();
+            return Ok(VerifyReport {
+                entries: frontier.size(),
+                checkpoints: n_checkpoints,
+                problems: found.problems,
+                first_bad_entry: found.first_bad,
+            });
+        }
+        Err(e) => {
+            reader.abort();
+            return Err(e);
         }
     }
-    reader.await.ok();
     let entries = frontier.size();
     if let Some((&max_cp, _)) = checkpoints.last_key_value() {
         if max_cp > entries {
@@ -526,4 +554,91 @@ async fn verify(store: &Store) -> StoreResult<VerifyReport> {
         problems: found.problems,
         first_bad_entry: found.first_bad,
     })
+}
+
+/// The hashing side of [`verify`]: recomputes leaf hashes and the tree from
+/// rows of `idx, ts, actor, action, object, detail, leaf_hash`, in order.
+struct EntryScan {
+    frontier: Frontier,
+    /// Verified checkpoint roots by tree size.
+    checkpoints: BTreeMap<u64, Hash>,
+    found: Findings,
+    last_good_checkpoint: u64,
+    /// Reused buffer for the leaf data of one entry.
+    data: String,
+}
+
+impl EntryScan {
+    fn new(checkpoints: BTreeMap<u64, Hash>, found: Findings) -> Self {
+        Self {
+            frontier: Frontier::new(),
+            checkpoints,
+            found,
+            last_good_checkpoint: 0,
+            data: String::with_capacity(512),
+        }
+    }
+
+    /// Consume batches until the reader is done or the scan breaks.
+    fn run(
+        &mut self,
+        mut rx: tokio::sync::mpsc::Receiver<StoreResult<Vec<AnyRow>>>,
+    ) -> StoreResult<ScanEnd> {
+        while let Some(batch) = rx.blocking_recv() {
+            for row in &batch? {
+                if let ScanEnd::Broken = self.entry(row)? {
+                    return Ok(ScanEnd::Broken);
+                }
+            }
+        }
+        Ok(ScanEnd::Complete)
+    }
+
+    fn entry(&mut self, row: &AnyRow) -> StoreResult<ScanEnd> {
+        let idx = row.try_get::<i64, _>(0)? as u64;
+        let expected = self.frontier.size();
+        if idx != expected {
+            let msg = if idx > expected {
+                format!("entry {expected} is missing (next stored entry is {idx})")
+            } else {
+                format!("entry {idx} appears out of order")
+            };
+            self.found.add(Some(expected), msg);
+            // Cannot continue meaningfully: positions have shifted.
+            return Ok(ScanEnd::Broken);
+        }
+        write_leaf_data(
+            &mut self.data,
+            idx,
+            row.try_get(1)?,
+            row.try_get::<&str, _>(2)?,
+            row.try_get::<&str, _>(3)?,
+            row.try_get::<&str, _>(4)?,
+            row.try_get::<&str, _>(5)?,
+        );
+        let leaf = leaf_hash(self.data.as_bytes());
+        if leaf.as_slice() != row.try_get::<&[u8], _>(6)? {
+            self.found.add(
+                Some(idx),
+                format!("entry {idx}: content does not match its stored leaf hash (edited)"),
+            );
+        }
+        self.frontier.push(leaf);
+        let size = self.frontier.size();
+        if let Some(root) = self.checkpoints.get(&size) {
+            let last_good = self.last_good_checkpoint;
+            if *root != self.frontier.root() {
+                self.found.add(
+                    Some(last_good),
+                    format!(
+                        "checkpoint {size}: recomputed root differs; an entry in {last_good}..{} was changed, inserted or reordered",
+                        size - 1
+                    ),
+                );
+            }
+            // Later checkpoints are judged on their own recomputed roots.
+            self.last_good_checkpoint = size;
+        }
+        Ok(ScanEnd::Complete)
+    }
 }

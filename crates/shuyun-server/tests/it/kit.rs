@@ -1,0 +1,122 @@
+//! Test kit: boot the real server on port 0 with a fresh database and the
+//! demo organisations, with a clock the test can move.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use shuyun_client::Client;
+use shuyun_ledger::NoteSigner;
+use shuyun_server::{AppState, Clock};
+use shuyun_store::testing::TestDb;
+use shuyun_store::{Backend, LedgerIdentity, Store};
+
+pub const PASSWORD: &str = shuyun_server::demo::DEMO_PASSWORD;
+
+pub struct App {
+    pub base: String,
+    pub store: Store,
+    offset: Arc<AtomicI64>,
+    db: Option<TestDb>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl App {
+    /// Move the server's clock forward.
+    pub fn advance_ms(&self, ms: i64) {
+        self.offset.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.base).expect("client")
+    }
+
+    pub async fn login(&self, username: &str) -> Client {
+        let mut c = self.client();
+        c.login(username, PASSWORD).await.expect("login");
+        c
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+        self.store.close().await;
+        if let Some(db) = self.db.take() {
+            db.cleanup().await;
+        }
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> App {
+    let db = TestDb::new(backend).await.expect("database");
+    let store = Store::open(
+        &db.url,
+        LedgerIdentity {
+            origin: "test.shuyun/ledger".into(),
+            signer: NoteSigner::generate("test.shuyun/ledger").expect("key"),
+        },
+    )
+    .await
+    .expect("store");
+    let offset = Arc::new(AtomicI64::new(0));
+    let o = offset.clone();
+    let system = Clock::system();
+    let clock = Clock::from_fn(move || system.now() + o.load(Ordering::SeqCst));
+    shuyun_server::demo::seed(&store, clock.now())
+        .await
+        .expect("seed");
+    let state = AppState::new(store.clone(), clock, false);
+    let _ = state.openapi.clone();
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let s = state.clone();
+    let task = tokio::spawn(async move {
+        let _ = shuyun_server::serve(listener, s, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    App {
+        base,
+        store,
+        offset,
+        db: Some(db),
+        stop: Some(tx),
+        task: Some(task),
+    }
+}
+
+/// Run a test body against both backends.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(shuyun_store::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(shuyun_store::Backend::Postgres).await })*
+        }
+    };
+}
+
+/// One demo login per role.
+pub fn user_of(role: shuyun_domain::Role) -> &'static str {
+    use shuyun_domain::Role::*;
+    match role {
+        DataAuthority => "sjj",
+        ImplementingInstitution => "szzx",
+        SourceDepartment => "fgw",
+        Operator => "yunying1",
+        Buyer => "bank1",
+        Regulator => "jianguan",
+        PlatformAdmin => "admin",
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests: the real server on a free port, over SQLite and
+//! PostgreSQL, driven through the client crate and headless Chromium.
+
+mod access;
+mod api;
+mod browser;
+mod kit;
