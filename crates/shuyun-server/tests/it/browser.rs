@@ -1,1 +1,311 @@
+//! Browser tests: the portal in real headless Chromium through ChromeDriver.
+//!
+//! Needs `chromium` and `chromedriver` (Debian packages of the same names;
+//! `.ci/run` installs them). `SHUYUN_CHROMIUM` and `SHUYUN_CHROMEDRIVER`
+//! override their paths.
 
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use shuyun_domain::Role;
+use shuyun_store::Backend;
+
+use crate::both_backends;
+use crate::kit::{App, PASSWORD, spawn_app, user_of};
+
+both_backends!(portal_in_chromium);
+
+struct Browser {
+    client: Client,
+    driver: Child,
+    profile: std::path::PathBuf,
+}
+
+impl Browser {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let driver_bin =
+            std::env::var("SHUYUN_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let driver = Command::new(&driver_bin)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {driver_bin} (install chromium-driver): {e}"));
+        let profile = std::env::temp_dir().join(format!("shuyun-chrome-{port}"));
+        let chromium =
+            std::env::var("SHUYUN_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-quic", "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                         format!("--user-data-dir={}", profile.display())]
+            }
+        });
+        let caps = caps.as_object().expect("object").clone();
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last = None;
+        for _ in 0..100 {
+            match ClientBuilder::new(connector.clone())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    return Self {
+                        client,
+                        driver,
+                        profile,
+                    };
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("cannot reach chromedriver: {last:?}");
+    }
+
+    async fn stop(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .expect("text")
+}
+
+async fn fill(c: &Client, css: &str, value: &str) {
+    let el = c
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    el.clear().await.expect("clear");
+    el.send_keys(value).await.expect("type");
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .expect("click");
+}
+
+async fn login(c: &Client, app: &App, username: &str) {
+    c.goto(&format!("{}/login", app.base)).await.expect("goto");
+    fill(c, "#username", username).await;
+    fill(c, "#password", PASSWORD).await;
+    click(c, "#login-submit").await;
+}
+
+async fn role_of_page(c: &Client) -> String {
+    match c.find(Locator::Css("body")).await {
+        Ok(b) => b.attr("data-role").await.ok().flatten().unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Wait (up to 15 s) for the page to reach the given role; navigation after
+/// a click completes asynchronously.
+async fn wait_role(c: &Client, role: &str) {
+    let mut last = String::new();
+    for _ in 0..150 {
+        last = role_of_page(c).await;
+        if last == role {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("expected a page for role {role}, still at {last}");
+}
+
+/// Wait (up to 15 s) until the text of `css` satisfies `ok`; return it.
+async fn eventually(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..150 {
+        if let Ok(el) = c.find(Locator::Css(css)).await
+            && let Ok(t) = el.text().await
+        {
+            if ok(&t) {
+                return t;
+            }
+            last = t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    screenshot(c, "failure").await;
+    let url = c
+        .current_url()
+        .await
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    panic!("{css}: condition never held at {url}; last text {last:?}");
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    if let Ok(png) = c.screenshot().await {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+    }
+}
+
+async fn portal_in_chromium(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let b = Browser::start().await;
+    let c = &b.client;
+
+    // The public landing page shows the signed checkpoint, in Chinese.
+    c.goto(&app.base).await.expect("home");
+    assert_eq!(role_of_page(c).await, "anonymous");
+    assert!(text(c, "main").await.contains("最新签名检查点"));
+    screenshot(c, &format!("{backend:?}-public")).await;
+
+    // Every role signs in and lands on its own home page.
+    for role in Role::ALL {
+        login(c, &app, user_of(role)).await;
+        wait_role(c, role.as_str()).await;
+        let key = format!("role.{}", role.as_str());
+        let label = shuyun_server::i18n::t(shuyun_server::i18n::Lang::Zh, &key);
+        assert_eq!(text(c, "#role-name").await, label);
+        screenshot(c, &format!("{backend:?}-home-{}", role.as_str())).await;
+        click(c, "#logout").await;
+        wait_role(c, "anonymous").await;
+    }
+
+    // A wrong password says so and stays on the form.
+    c.goto(&format!("{}/login", app.base)).await.expect("goto");
+    fill(c, "#username", "sjj").await;
+    fill(c, "#password", "wrong-password-1").await;
+    click(c, "#login-submit").await;
+    eventually(c, "#login-error", |t| t == "用户名或密码错误").await;
+
+    // English on request.
+    click(c, "#lang-switch").await;
+    eventually(c, "h1", |t| t.contains("Sign in")).await;
+    click(c, "#lang-switch").await;
+    eventually(c, "h1", |t| t.contains("登录")).await;
+
+    // The data authority registers an organisation and a user, resets a password.
+    login(c, &app, "sjj").await;
+    wait_role(c, "data_authority").await;
+    c.goto(&format!("{}/admin/orgs", app.base))
+        .await
+        .expect("orgs");
+    let cc = shuyun_server::demo::demo_credit_code(shuyun_domain::OrgKind::Operator, 55);
+    fill(c, "#org_name", "景德镇新运营公司").await;
+    fill(c, "#org_name_en", "New Operator Co.").await;
+    c.find(Locator::Css("#org_kind option[value='operator']"))
+        .await
+        .expect("option")
+        .click()
+        .await
+        .expect("select");
+    fill(c, "#org_credit_code", cc.as_str()).await;
+    click(c, "#create-org").await;
+    eventually(c, "#flash", |t| t.contains("景德镇新运营公司")).await;
+    assert!(text(c, "#orgs").await.contains(cc.as_str()));
+    // A bad credit code is refused with a readable message, nothing created.
+    fill(c, "#org_name", "坏代码公司").await;
+    fill(c, "#org_name_en", "Bad Code Co.").await;
+    let last = cc.as_str().chars().last().expect("char");
+    let bad = format!(
+        "{}{}",
+        &cc.as_str()[..17],
+        if last == '0' { '1' } else { '0' }
+    );
+    fill(c, "#org_credit_code", &bad).await;
+    click(c, "#create-org").await;
+    eventually(c, "#error", |t| t.contains("check character")).await;
+    assert!(!text(c, "#orgs").await.contains("坏代码公司"));
+
+    c.goto(&format!("{}/admin/users", app.base))
+        .await
+        .expect("users");
+    fill(c, "#user_username", "newop.dev").await;
+    fill(c, "#user_display_name", "新运营 开发").await;
+    fill(c, "#user_password", "first-pass-2026").await;
+    click(c, "#create-user").await;
+    eventually(c, "#flash", |t| t.contains("newop.dev")).await;
+    click(c, "tr[data-user='newop.dev'] button.reset").await;
+    let temp = eventually(c, "#temp-password", |t| t.starts_with("Sy-")).await;
+    assert!(temp.starts_with("Sy-"));
+    screenshot(c, &format!("{backend:?}-users")).await;
+    click(c, "#logout").await;
+    wait_role(c, "anonymous").await;
+
+    // The new user signs in with the temporary password and must change it.
+    c.goto(&format!("{}/login", app.base)).await.expect("goto");
+    fill(c, "#username", "newop.dev").await;
+    fill(c, "#password", &temp).await;
+    click(c, "#login-submit").await;
+    eventually(c, "#flash", |t| t.contains("修改初始密码")).await;
+    fill(c, "#current_password", &temp).await;
+    fill(c, "#new_password", "my-secret-2026").await;
+    click(c, "#change-password").await;
+    eventually(c, "#flash", |t| t.contains("已完成")).await;
+    // ... and issues an API token, which works with a plain HTTP client.
+    fill(c, "#token_name", "接口对接").await;
+    click(c, "#issue-token").await;
+    let token = eventually(c, "#new-token", |t| t.starts_with("sy_")).await;
+    let me: Value = shuyun_client::Client::with_token(&app.base, &token)
+        .expect("client")
+        .get("/api/v1/me")
+        .await
+        .expect("token works");
+    assert_eq!(me["username"], "newop.dev");
+    click(c, "#logout").await;
+    wait_role(c, "anonymous").await;
+
+    // The regulator looks up an entry in the ledger and sees it verified.
+    login(c, &app, "jianguan").await;
+    wait_role(c, "regulator").await;
+    c.goto(&format!("{}/ledger", app.base))
+        .await
+        .expect("ledger");
+    assert!(text(c, "#entries").await.contains("token.issue"));
+    fill(c, "#index", "3").await;
+    click(c, "#goto").await;
+    eventually(c, "#verified", |t| t.starts_with('✓')).await;
+    assert!(
+        text(c, "#checkpoint-note")
+            .await
+            .contains("test.shuyun/ledger")
+    );
+    screenshot(c, &format!("{backend:?}-ledger-entry")).await;
+    click(c, "#logout").await;
+    wait_role(c, "anonymous").await;
+
+    // Pages an operator may not use are refused, not shown.
+    login(c, &app, "yunying1").await;
+    wait_role(c, "operator").await;
+    c.goto(&format!("{}/ledger", app.base))
+        .await
+        .expect("ledger");
+    eventually(c, "#error-code", |t| t.contains("forbidden")).await;
+    assert!(
+        c.find(Locator::Css("#entries")).await.is_err(),
+        "no ledger shown"
+    );
+
+    b.stop().await;
+    app.stop().await;
+}
