@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::DomainError;
 
 macro_rules! string_newtype {
-    ($ty:ident, $field:literal, $desc:literal) => {
+    ($ty:ident, $pattern:literal, $desc:literal) => {
         impl $ty {
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -38,7 +38,7 @@ macro_rules! string_newtype {
                 stringify!($ty).into()
             }
             fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-                schemars::json_schema!({ "type": "string", "description": $desc })
+                schemars::json_schema!({ "type": "string", "pattern": $pattern, "description": $desc })
             }
             fn inline_schema() -> bool {
                 true
@@ -50,8 +50,6 @@ macro_rules! string_newtype {
                 s.parse()
             }
         }
-        #[allow(dead_code)]
-        const _: &str = $field;
     };
 }
 
@@ -61,7 +59,7 @@ macro_rules! string_newtype {
 pub struct DivisionCode(String);
 string_newtype!(
     DivisionCode,
-    "division_code",
+    "^[1-8][0-9]{5}$",
     "Administrative division code (行政区划代码), six digits, e.g. 360200"
 );
 
@@ -97,7 +95,7 @@ const CREDIT_WEIGHTS: [u32; 17] = [
 pub struct CreditCode(String);
 string_newtype!(
     CreditCode,
-    "credit_code",
+    "^[0-9A-HJ-NPQRTUWXY]{18}$",
     "Unified social credit code (统一社会信用代码), 18 characters with a valid check character"
 );
 
@@ -157,7 +155,7 @@ const ID_CHECK: &[u8; 11] = b"10X98765432";
 pub struct ResidentId(String);
 string_newtype!(
     ResidentId,
-    "resident_id",
+    "^[0-9]{17}[0-9X]$",
     "Resident identity number (公民身份号码), 18 characters with a valid check character"
 );
 
@@ -223,7 +221,7 @@ impl FromStr for ResidentId {
 pub struct Username(String);
 string_newtype!(
     Username,
-    "username",
+    "^[a-z][a-z0-9._-]{2,31}$",
     "Login name: 3-32 characters of a-z, 0-9, '.', '_' or '-', starting with a letter"
 );
 

@@ -35,8 +35,10 @@ pub struct Org {
 #[serde(deny_unknown_fields)]
 pub struct NewOrg {
     /// Chinese name, e.g. 景德镇市数据局.
+    #[schemars(length(min = 1, max = 100))]
     pub name: String,
     /// English name.
+    #[schemars(length(min = 1, max = 100))]
     pub name_en: String,
     pub kind: OrgKind,
     pub credit_code: CreditCode,
@@ -62,8 +64,11 @@ pub struct User {
 pub struct NewUser {
     pub org_id: i64,
     pub username: Username,
+    #[schemars(length(min = 1, max = 100))]
     pub display_name: String,
-    /// Initial password; the user must change it at first login.
+    /// Initial password (10-128 characters mixing letters with digits or
+    /// symbols); the user must change it at first login.
+    #[schemars(length(min = 10, max = 128))]
     pub password: String,
 }
 

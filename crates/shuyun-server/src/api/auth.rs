@@ -47,7 +47,10 @@ pub struct LoginResponse {
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
+    #[schemars(length(min = 1, max = 128))]
     pub current_password: String,
+    /// 10-128 characters mixing letters with digits or symbols.
+    #[schemars(length(min = 10, max = 128))]
     pub new_password: String,
 }
 

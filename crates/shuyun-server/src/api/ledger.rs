@@ -77,6 +77,9 @@ pub async fn entries(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<EntryQuery>,
 ) -> ApiResult<Json<Vec<EntryView>>> {
+    if q.limit.is_some_and(|l| !(1..=500).contains(&l)) {
+        return Err(DomainError::invalid("limit", "limit is 1 to 500").into());
+    }
     let f = EntryFilter {
         actor: q.actor,
         action: q.action,
@@ -235,7 +238,11 @@ pub async fn consistency(
     let new = checkpoint_for(&s, q.new_size).await?;
     let old = checkpoint_for(&s, Some(q.old_size)).await?;
     if old.size > new.size {
-        return Err(DomainError::invalid("old_size", "old_size must not exceed new_size").into());
+        return Err(DomainError::not_found(format!(
+            "consistency proof from {} down to {} entries (a tree only grows)",
+            old.size, new.size
+        ))
+        .into());
     }
     let proof = s.store.consistency_proof(old.size, new.size).await?;
     Ok(Json(ConsistencyProof {

@@ -16,6 +16,7 @@ use crate::extract::{ApiJson, ApiPath};
 #[serde(deny_unknown_fields)]
 pub struct IssueToken {
     /// What the token is for.
+    #[schemars(length(min = 1, max = 100))]
     pub name: String,
     /// Permissions the token may use (a subset of the owner's); empty = all.
     #[serde(default)]
