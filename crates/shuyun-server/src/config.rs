@@ -121,4 +121,11 @@ mod tests {
         assert!(Config::from_toml_and_env("unknown_key = 1", |_| None).is_err());
         assert!(Config::from_toml_and_env("division_code = \"12\"", |_| None).is_err());
     }
+
+    #[test]
+    fn the_example_configuration_parses() {
+        let text = include_str!("../../../shuyun.example.toml");
+        let cfg = Config::from_toml_and_env(text, |_| None).expect("example config");
+        assert_eq!(cfg.listen.port(), 8080);
+    }
 }
