@@ -102,313 +102,76 @@ fn page(m: Method, path: &'static str, perm: Permission, h: MethodRouter<AppStat
     Route::new(Kind::Page, m, path, perm, h)
 }
 
-/// Every route of the platform.
+/// Every route of the platform, one per line.
+#[rustfmt::skip]
 pub fn table() -> Vec<Route> {
     use Method as M;
     use Permission as P;
     use api::{auth as au, ledger as lg, orgs, system as sys, tokens as tk, users as us};
-    use shuyun_store::accounts::{ApiToken, IssuedToken, Org, User};
+    use shuyun_store::accounts::{ApiToken, IssuedToken, NewOrg, NewUser, Org, User};
+    use shuyun_store::ledger::CheckpointView;
+    use shuyun_store::EntryView;
+    use pages::{account as pa, admin as pd, home as ph, ledger as pl, login as pn};
     vec![
-        // Ops
-        Route::new(Kind::Ops, M::GET, "/healthz", P::Public, get(sys::healthz))
-            .doc("ops", "Liveness")
-            .resp::<sys::Health>(),
-        Route::new(Kind::Ops, M::GET, "/readyz", P::Public, get(sys::readyz))
-            .doc("ops", "Readiness (database reachable)")
-            .resp::<sys::Health>(),
-        Route::new(Kind::Ops, M::GET, "/metrics", P::Public, get(sys::metrics))
-            .doc("ops", "Prometheus metrics")
-            .text(),
-        api(M::GET, "/api/v1/openapi.json", P::Public, get(sys::openapi))
-            .doc("meta", "This OpenAPI document"),
-        // Authentication
-        api(M::POST, "/api/v1/auth/login", P::Public, post(au::login))
-            .doc("auth", "Sign in; sets the session cookie")
-            .body::<au::LoginRequest>()
-            .resp::<au::LoginResponse>(),
-        api(
-            M::POST,
-            "/api/v1/auth/logout",
-            P::Authenticated,
-            post(au::logout),
-        )
-        .doc("auth", "End the session")
-        .status(204),
-        api(M::GET, "/api/v1/me", P::Authenticated, get(au::me))
-            .doc("auth", "The caller")
-            .resp::<au::Me>(),
-        api(
-            M::POST,
-            "/api/v1/me/password",
-            P::Authenticated,
-            post(au::change_password),
-        )
-        .doc("auth", "Change one's own password")
-        .body::<au::ChangePassword>()
-        .status(204),
-        // Own tokens
-        api(
-            M::GET,
-            "/api/v1/me/tokens",
-            P::Authenticated,
-            get(tk::list_mine),
-        )
-        .doc("tokens", "List my API tokens")
-        .resp::<Vec<ApiToken>>(),
-        api(
-            M::POST,
-            "/api/v1/me/tokens",
-            P::Authenticated,
-            post(tk::issue_mine),
-        )
-        .doc("tokens", "Issue an API token for myself (shown once)")
-        .body::<tk::IssueToken>()
-        .resp::<IssuedToken>()
-        .status(201),
-        api(
-            M::DELETE,
-            "/api/v1/me/tokens/{id}",
-            P::Authenticated,
-            delete(tk::revoke_mine),
-        )
-        .doc("tokens", "Revoke one of my tokens")
-        .resp::<ApiToken>(),
+        // Operations
+        Route::new(Kind::Ops, M::GET, "/healthz", P::Public, get(sys::healthz)).doc("ops", "Liveness").resp::<sys::Health>(),
+        Route::new(Kind::Ops, M::GET, "/readyz", P::Public, get(sys::readyz)).doc("ops", "Readiness (database reachable)").resp::<sys::Health>(),
+        Route::new(Kind::Ops, M::GET, "/metrics", P::Public, get(sys::metrics)).doc("ops", "Prometheus metrics").text(),
+        api(M::GET, "/api/v1/openapi.json", P::Public, get(sys::openapi)).doc("meta", "This OpenAPI document"),
+        // Authentication and the caller's own account
+        api(M::POST, "/api/v1/auth/login", P::Public, post(au::login)).doc("auth", "Sign in; sets the session cookie").body::<au::LoginRequest>().resp::<au::LoginResponse>(),
+        api(M::POST, "/api/v1/auth/logout", P::Authenticated, post(au::logout)).doc("auth", "End the session").status(204),
+        api(M::GET, "/api/v1/me", P::Authenticated, get(au::me)).doc("auth", "The caller").resp::<au::Me>(),
+        api(M::POST, "/api/v1/me/password", P::Authenticated, post(au::change_password)).doc("auth", "Change one's own password").body::<au::ChangePassword>().status(204),
+        api(M::GET, "/api/v1/me/tokens", P::Authenticated, get(tk::list_mine)).doc("tokens", "List my API tokens").resp::<Vec<ApiToken>>(),
+        api(M::POST, "/api/v1/me/tokens", P::Authenticated, post(tk::issue_mine)).doc("tokens", "Issue an API token for myself (shown once)").body::<tk::IssueToken>().resp::<IssuedToken>().status(201),
+        api(M::DELETE, "/api/v1/me/tokens/{id}", P::Authenticated, delete(tk::revoke_mine)).doc("tokens", "Revoke one of my tokens").resp::<ApiToken>(),
         // Organisations
-        api(M::GET, "/api/v1/orgs", P::OrgRead, get(orgs::list))
-            .doc("orgs", "List organisations")
-            .resp::<Vec<Org>>(),
-        api(M::POST, "/api/v1/orgs", P::OrgAdmin, post(orgs::create))
-            .doc("orgs", "Register an organisation")
-            .body::<shuyun_store::accounts::NewOrg>()
-            .resp::<Org>()
-            .status(201),
-        api(M::GET, "/api/v1/orgs/{id}", P::OrgRead, get(orgs::show))
-            .doc("orgs", "One organisation")
-            .resp::<Org>(),
-        api(
-            M::POST,
-            "/api/v1/orgs/{id}/disable",
-            P::OrgAdmin,
-            post(orgs::disable),
-        )
-        .doc("orgs", "Disable an organisation and end its sessions")
-        .resp::<Org>(),
-        api(
-            M::POST,
-            "/api/v1/orgs/{id}/enable",
-            P::OrgAdmin,
-            post(orgs::enable),
-        )
-        .doc("orgs", "Enable an organisation")
-        .resp::<Org>(),
-        // Users
-        api(M::GET, "/api/v1/users", P::UserRead, get(us::list))
-            .doc("users", "List users")
-            .query::<us::UserQuery>()
-            .resp::<Vec<User>>(),
-        api(M::POST, "/api/v1/users", P::UserAdmin, post(us::create))
-            .doc("users", "Create a user (role follows the organisation)")
-            .body::<shuyun_store::accounts::NewUser>()
-            .resp::<User>()
-            .status(201),
-        api(M::GET, "/api/v1/users/{id}", P::UserRead, get(us::show))
-            .doc("users", "One user")
-            .resp::<User>(),
-        api(
-            M::POST,
-            "/api/v1/users/{id}/disable",
-            P::UserAdmin,
-            post(us::disable),
-        )
-        .doc("users", "Disable a user; ends sessions and tokens")
-        .resp::<User>(),
-        api(
-            M::POST,
-            "/api/v1/users/{id}/enable",
-            P::UserAdmin,
-            post(us::enable),
-        )
-        .doc("users", "Enable a user")
-        .resp::<User>(),
-        api(
-            M::POST,
-            "/api/v1/users/{id}/reset-password",
-            P::UserAdmin,
-            post(us::reset_password),
-        )
-        .doc("users", "Reset a password to a one-time temporary one")
-        .resp::<us::TempPassword>(),
-        api(
-            M::GET,
-            "/api/v1/users/{id}/tokens",
-            P::TokenAdmin,
-            get(tk::list_for),
-        )
-        .doc("tokens", "List a user's API tokens")
-        .resp::<Vec<ApiToken>>(),
-        api(
-            M::POST,
-            "/api/v1/users/{id}/tokens",
-            P::TokenAdmin,
-            post(tk::issue_for),
-        )
-        .doc("tokens", "Issue an API token to a user (shown once)")
-        .body::<tk::IssueToken>()
-        .resp::<IssuedToken>()
-        .status(201),
-        api(
-            M::DELETE,
-            "/api/v1/tokens/{id}",
-            P::TokenAdmin,
-            delete(tk::revoke_any),
-        )
-        .doc("tokens", "Revoke any API token")
-        .resp::<ApiToken>(),
+        api(M::GET, "/api/v1/orgs", P::OrgRead, get(orgs::list)).doc("orgs", "List organisations").resp::<Vec<Org>>(),
+        api(M::POST, "/api/v1/orgs", P::OrgAdmin, post(orgs::create)).doc("orgs", "Register an organisation").body::<NewOrg>().resp::<Org>().status(201),
+        api(M::GET, "/api/v1/orgs/{id}", P::OrgRead, get(orgs::show)).doc("orgs", "One organisation").resp::<Org>(),
+        api(M::POST, "/api/v1/orgs/{id}/disable", P::OrgAdmin, post(orgs::disable)).doc("orgs", "Disable an organisation and end its sessions").resp::<Org>(),
+        api(M::POST, "/api/v1/orgs/{id}/enable", P::OrgAdmin, post(orgs::enable)).doc("orgs", "Enable an organisation").resp::<Org>(),
+        // Users and their tokens
+        api(M::GET, "/api/v1/users", P::UserRead, get(us::list)).doc("users", "List users").query::<us::UserQuery>().resp::<Vec<User>>(),
+        api(M::POST, "/api/v1/users", P::UserAdmin, post(us::create)).doc("users", "Create a user (role follows the organisation)").body::<NewUser>().resp::<User>().status(201),
+        api(M::GET, "/api/v1/users/{id}", P::UserRead, get(us::show)).doc("users", "One user").resp::<User>(),
+        api(M::POST, "/api/v1/users/{id}/disable", P::UserAdmin, post(us::disable)).doc("users", "Disable a user; ends sessions and tokens").resp::<User>(),
+        api(M::POST, "/api/v1/users/{id}/enable", P::UserAdmin, post(us::enable)).doc("users", "Enable a user").resp::<User>(),
+        api(M::POST, "/api/v1/users/{id}/reset-password", P::UserAdmin, post(us::reset_password)).doc("users", "Reset a password to a one-time temporary one").resp::<us::TempPassword>(),
+        api(M::GET, "/api/v1/users/{id}/tokens", P::TokenAdmin, get(tk::list_for)).doc("tokens", "List a user's API tokens").resp::<Vec<ApiToken>>(),
+        api(M::POST, "/api/v1/users/{id}/tokens", P::TokenAdmin, post(tk::issue_for)).doc("tokens", "Issue an API token to a user (shown once)").body::<tk::IssueToken>().resp::<IssuedToken>().status(201),
+        api(M::DELETE, "/api/v1/tokens/{id}", P::TokenAdmin, delete(tk::revoke_any)).doc("tokens", "Revoke any API token").resp::<ApiToken>(),
         // Ledger
-        api(M::GET, "/api/v1/ledger/key", P::Public, get(lg::key))
-            .doc("ledger", "The ledger's public SM2 verifier key")
-            .resp::<lg::KeyInfo>(),
-        api(
-            M::GET,
-            "/api/v1/ledger/checkpoint",
-            P::Public,
-            get(lg::checkpoint),
-        )
-        .doc("ledger", "The latest signed checkpoint")
-        .resp::<shuyun_store::ledger::CheckpointView>(),
-        api(
-            M::GET,
-            "/api/v1/ledger/checkpoint.txt",
-            P::Public,
-            get(lg::checkpoint_text),
-        )
-        .doc("ledger", "The latest checkpoint as a C2SP signed note")
-        .text(),
-        api(
-            M::GET,
-            "/api/v1/ledger/entries",
-            P::LedgerRead,
-            get(lg::entries),
-        )
-        .doc("ledger", "Entries, newest first")
-        .query::<lg::EntryQuery>()
-        .resp::<Vec<shuyun_store::EntryView>>(),
-        api(
-            M::GET,
-            "/api/v1/ledger/entries/{index}",
-            P::LedgerRead,
-            get(lg::entry),
-        )
-        .doc("ledger", "One entry with its inclusion proof")
-        .resp::<lg::EntryWithProof>(),
-        api(
-            M::GET,
-            "/api/v1/ledger/proofs/inclusion",
-            P::LedgerRead,
-            get(lg::inclusion),
-        )
-        .doc(
-            "ledger",
-            "Inclusion proof of an entry in a checkpointed tree",
-        )
-        .query::<lg::InclusionQuery>()
-        .resp::<lg::InclusionProof>(),
-        api(
-            M::GET,
-            "/api/v1/ledger/proofs/consistency",
-            P::Public,
-            get(lg::consistency),
-        )
-        .doc(
-            "ledger",
-            "Consistency proof between two checkpointed tree sizes",
-        )
-        .query::<lg::ConsistencyQuery>()
-        .resp::<lg::ConsistencyProof>(),
+        api(M::GET, "/api/v1/ledger/key", P::Public, get(lg::key)).doc("ledger", "The ledger's public SM2 verifier key").resp::<lg::KeyInfo>(),
+        api(M::GET, "/api/v1/ledger/checkpoint", P::Public, get(lg::checkpoint)).doc("ledger", "The latest signed checkpoint").resp::<CheckpointView>(),
+        api(M::GET, "/api/v1/ledger/checkpoint.txt", P::Public, get(lg::checkpoint_text)).doc("ledger", "The latest checkpoint as a C2SP signed note").text(),
+        api(M::GET, "/api/v1/ledger/entries", P::LedgerRead, get(lg::entries)).doc("ledger", "Entries, newest first").query::<lg::EntryQuery>().resp::<Vec<EntryView>>(),
+        api(M::GET, "/api/v1/ledger/entries/{index}", P::LedgerRead, get(lg::entry)).doc("ledger", "One entry with its inclusion proof").resp::<lg::EntryWithProof>(),
+        api(M::GET, "/api/v1/ledger/proofs/inclusion", P::LedgerRead, get(lg::inclusion)).doc("ledger", "Inclusion proof of an entry in a checkpointed tree").query::<lg::InclusionQuery>().resp::<lg::InclusionProof>(),
+        api(M::GET, "/api/v1/ledger/proofs/consistency", P::Public, get(lg::consistency)).doc("ledger", "Consistency proof between two checkpointed tree sizes").query::<lg::ConsistencyQuery>().resp::<lg::ConsistencyProof>(),
         // Portal pages
-        page(M::GET, "/", P::Public, get(pages::home::home)),
-        page(M::GET, "/login", P::Public, get(pages::login::form)),
-        page(M::POST, "/login", P::Public, post(pages::login::submit)),
-        page(
-            M::POST,
-            "/logout",
-            P::Authenticated,
-            post(pages::login::logout),
-        ),
+        page(M::GET, "/", P::Public, get(ph::home)),
+        page(M::GET, "/login", P::Public, get(pn::form)),
+        page(M::POST, "/login", P::Public, post(pn::submit)),
+        page(M::POST, "/logout", P::Authenticated, post(pn::logout)),
         page(M::GET, "/lang/{lang}", P::Public, get(pages::set_lang)),
-        page(
-            M::GET,
-            "/account",
-            P::Authenticated,
-            get(pages::account::show),
-        ),
-        page(
-            M::POST,
-            "/account/password",
-            P::Authenticated,
-            post(pages::account::change_password),
-        ),
-        page(
-            M::POST,
-            "/account/tokens",
-            P::Authenticated,
-            post(pages::account::issue_token),
-        ),
-        page(
-            M::POST,
-            "/account/tokens/{id}/revoke",
-            P::Authenticated,
-            post(pages::account::revoke_token),
-        ),
-        page(M::GET, "/admin/orgs", P::OrgRead, get(pages::admin::orgs)),
-        page(
-            M::POST,
-            "/admin/orgs",
-            P::OrgAdmin,
-            post(pages::admin::create_org),
-        ),
-        page(
-            M::POST,
-            "/admin/orgs/{id}/toggle",
-            P::OrgAdmin,
-            post(pages::admin::toggle_org),
-        ),
-        page(
-            M::GET,
-            "/admin/users",
-            P::UserRead,
-            get(pages::admin::users),
-        ),
-        page(
-            M::POST,
-            "/admin/users",
-            P::UserAdmin,
-            post(pages::admin::create_user),
-        ),
-        page(
-            M::POST,
-            "/admin/users/{id}/toggle",
-            P::UserAdmin,
-            post(pages::admin::toggle_user),
-        ),
-        page(
-            M::POST,
-            "/admin/users/{id}/reset-password",
-            P::UserAdmin,
-            post(pages::admin::reset_password),
-        ),
-        page(
-            M::GET,
-            "/ledger",
-            P::LedgerRead,
-            get(pages::ledger::explorer),
-        ),
-        page(
-            M::GET,
-            "/ledger/entries/{index}",
-            P::LedgerRead,
-            get(pages::ledger::entry),
-        ),
+        page(M::GET, "/account", P::Authenticated, get(pa::show)),
+        page(M::POST, "/account/password", P::Authenticated, post(pa::change_password)),
+        page(M::POST, "/account/tokens", P::Authenticated, post(pa::issue_token)),
+        page(M::POST, "/account/tokens/{id}/revoke", P::Authenticated, post(pa::revoke_token)),
+        page(M::GET, "/admin/orgs", P::OrgRead, get(pd::orgs)),
+        page(M::POST, "/admin/orgs", P::OrgAdmin, post(pd::create_org)),
+        page(M::POST, "/admin/orgs/{id}/toggle", P::OrgAdmin, post(pd::toggle_org)),
+        page(M::GET, "/admin/users", P::UserRead, get(pd::users)),
+        page(M::POST, "/admin/users", P::UserAdmin, post(pd::create_user)),
+        page(M::GET, "/admin/users/{id}", P::UserRead, get(pd::user)),
+        page(M::POST, "/admin/users/{id}/toggle", P::UserAdmin, post(pd::toggle_user)),
+        page(M::POST, "/admin/users/{id}/reset-password", P::UserAdmin, post(pd::reset_password)),
+        page(M::POST, "/admin/users/{id}/tokens", P::TokenAdmin, post(pd::issue_user_token)),
+        page(M::POST, "/admin/tokens/{id}/revoke", P::TokenAdmin, post(pd::revoke_any_token)),
+        page(M::GET, "/ledger", P::LedgerRead, get(pl::explorer)),
+        page(M::GET, "/ledger/entries/{index}", P::LedgerRead, get(pl::entry)),
     ]
 }
 

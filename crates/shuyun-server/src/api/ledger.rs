@@ -132,10 +132,10 @@ async fn inclusion_for(
 ) -> ApiResult<(EntryView, InclusionProof)> {
     let cp = checkpoint_for(s, size).await?;
     if index >= cp.size {
-        return Err(DomainError::not_found(format!(
-            "entry {index} in a tree of {} entries",
-            cp.size
-        ))
+        return Err(DomainError::new(
+            shuyun_domain::ErrorCode::NotFound,
+            format!("entry {index} in a tree of {} entries", cp.size),
+        )
         .into());
     }
     let entry = s
@@ -238,10 +238,13 @@ pub async fn consistency(
     let new = checkpoint_for(&s, q.new_size).await?;
     let old = checkpoint_for(&s, Some(q.old_size)).await?;
     if old.size > new.size {
-        return Err(DomainError::not_found(format!(
-            "consistency proof from {} down to {} entries (a tree only grows)",
-            old.size, new.size
-        ))
+        return Err(DomainError::new(
+            shuyun_domain::ErrorCode::NotFound,
+            format!(
+                "consistency proof from {} down to {} entries (a tree only grows)",
+                old.size, new.size
+            ),
+        )
         .into());
     }
     let proof = s.store.consistency_proof(old.size, new.size).await?;

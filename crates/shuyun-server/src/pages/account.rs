@@ -3,8 +3,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use maud::html;
+use maud::{Markup, html};
 use shuyun_domain::Permission;
+use shuyun_store::accounts::{ApiToken, Principal};
 
 use super::{PageCtx, back, fmt_time, html_response, layout};
 use crate::AppState;
@@ -42,6 +43,24 @@ async fn render(state: &AppState, ctx: &PageCtx, new_token: Option<String>) -> R
                 div { button.primary #change-password type="submit" { (ctx.t("common.submit")) } }
             }
         }
+        (tokens_card(ctx, &tokens, &scopable, now, new_token.as_deref(), "/account/tokens", "/account/tokens"))
+    };
+    html_response(StatusCode::OK, layout(ctx, &ctx.t("nav.account"), body))
+}
+
+/// The API-token card: list with revoke buttons, the one-time display of a
+/// new token, and the issue form. `issue_action` receives the form;
+/// revoking posts to `{revoke_prefix}/{id}/revoke`.
+pub fn tokens_card(
+    ctx: &PageCtx,
+    tokens: &[ApiToken],
+    scopable: &[Permission],
+    now: i64,
+    new_token: Option<&str>,
+    issue_action: &str,
+    revoke_prefix: &str,
+) -> Markup {
+    html! {
         div.card {
             h2 { (ctx.t("account.tokens")) }
             @if let Some(t) = new_token {
@@ -49,8 +68,8 @@ async fn render(state: &AppState, ctx: &PageCtx, new_token: Option<String>) -> R
             }
             table #tokens {
                 tr { th { (ctx.t("account.token_name")) } th { (ctx.t("account.prefix")) } th { (ctx.t("account.token_scopes")) } th { (ctx.t("account.expires")) } th { (ctx.t("common.state")) } th {} }
-                @for t in &tokens {
-                    tr {
+                @for t in tokens {
+                    tr data-token=(t.id) {
                         td { (t.name) } td { code { (t.prefix) "…" } }
                         td { @for s in &t.scopes { code { (s.as_str()) } " " } }
                         td { (fmt_time(t.expires_at)) }
@@ -61,8 +80,8 @@ async fn render(state: &AppState, ctx: &PageCtx, new_token: Option<String>) -> R
                         }
                         td {
                             @if t.revoked_at.is_none() {
-                                form method="post" action=(format!("/account/tokens/{}/revoke", t.id)) {
-                                    (ctx.csrf_field()) button.small type="submit" { (ctx.t("account.revoke")) }
+                                form method="post" action=(format!("{revoke_prefix}/{}/revoke", t.id)) {
+                                    (ctx.csrf_field()) button.small.revoke type="submit" { (ctx.t("account.revoke")) }
                                 }
                             }
                         }
@@ -70,21 +89,52 @@ async fn render(state: &AppState, ctx: &PageCtx, new_token: Option<String>) -> R
                 }
             }
             h3 { (ctx.t("account.issue")) }
-            form method="post" action="/account/tokens" {
+            form method="post" action=(issue_action) {
                 (ctx.csrf_field())
                 label for="token_name" { (ctx.t("account.token_name")) }
                 input #token_name name="name" required maxlength="100";
                 label for="token_days" { (ctx.t("account.token_days")) }
                 input #token_days name="expires_in_days" type="number" min="1" max="366" value="90" required;
                 label { (ctx.t("account.token_scopes")) }
-                @for s in &scopable {
+                @for s in scopable {
                     label style="display:inline-block;margin-right:1rem" { input type="checkbox" name="scope" value=(s.as_str()) style="min-width:0"; " " (s.as_str()) }
                 }
                 div { button.primary #issue-token type="submit" { (ctx.t("account.issue")) } }
             }
         }
+    }
+}
+
+/// Parse the token form and issue a token to `user_id`.
+pub async fn issue_from_form(
+    state: &AppState,
+    actor: &Principal,
+    user_id: i64,
+    body: &[u8],
+) -> Result<String, String> {
+    let pairs = form_urlencoded_pairs(body);
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     };
-    html_response(StatusCode::OK, layout(ctx, &ctx.t("nav.account"), body))
+    let scopes: Vec<Permission> = pairs
+        .iter()
+        .filter(|(k, _)| k == "scope")
+        .map(|(_, v)| Permission::parse(v))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.message)?;
+    let days: u32 = get("expires_in_days")
+        .parse()
+        .map_err(|_| "expires_in_days: a whole number of days".to_string())?;
+    state
+        .store
+        .issue_token(actor, user_id, &get("name"), &scopes, days, state.now())
+        .await
+        .map(|t| t.token)
+        .map_err(|e| e.into_domain().message)
 }
 
 pub async fn show(State(state): State<AppState>, ctx: PageCtx) -> Response {
@@ -123,31 +173,8 @@ pub async fn issue_token(
     let Some(p) = &ctx.principal else {
         return back("/login", Err(String::new()));
     };
-    let pairs = form_urlencoded_pairs(&body);
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let scopes: Result<Vec<Permission>, _> = pairs
-        .iter()
-        .filter(|(k, _)| k == "scope")
-        .map(|(_, v)| Permission::parse(v))
-        .collect();
-    let days: Result<u32, _> = get("expires_in_days").parse();
-    let result = match (scopes, days) {
-        (Ok(scopes), Ok(days)) => state
-            .store
-            .issue_token(p, p.user_id, &get("name"), &scopes, days, state.now())
-            .await
-            .map_err(|e| e.into_domain().message),
-        (Err(e), _) => Err(e.message),
-        (_, Err(_)) => Err("expires_in_days: a whole number of days".to_string()),
-    };
-    match result {
-        Ok(t) => render(&state, &ctx, Some(t.token)).await,
+    match issue_from_form(&state, p, p.user_id, &body).await {
+        Ok(token) => render(&state, &ctx, Some(token)).await,
         Err(e) => back("/account", Err(e)),
     }
 }

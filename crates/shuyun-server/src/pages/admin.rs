@@ -145,7 +145,7 @@ async fn render_users(state: &AppState, ctx: &PageCtx, temp: Option<(String, Str
                 tr { th { "ID" } th { (ctx.t("user.username")) } th { (ctx.t("user.display_name")) } th { (ctx.t("user.org")) } th { (ctx.t("user.role")) } th { (ctx.t("common.state")) } th { (ctx.t("common.created")) } @if admin { th { (ctx.t("common.actions")) } } }
                 @for u in &users {
                     tr data-user=(u.username) {
-                        td { (u.id) } td { code { (u.username) } } td { (u.display_name) } td { (org_name(u.org_id)) }
+                        td { (u.id) } td { a href=(format!("/admin/users/{}", u.id)) { code { (u.username) } } } td { (u.display_name) } td { (org_name(u.org_id)) }
                         td { (ctx.t(&format!("role.{}", u.role.as_str()))) }
                         td { @if u.disabled { span.bad { (ctx.t("common.disabled")) } } @else { (ctx.t("common.enabled")) } }
                         td { (fmt_time(u.created_at)) }
@@ -271,5 +271,97 @@ pub async fn reset_password(
     match state.store.reset_password(&actor, id, state.now()).await {
         Ok(pw) => render_users(&state, &ctx, Some((user.username, pw))).await,
         Err(e) => back("/admin/users", Err(e.into_domain().message)),
+    }
+}
+
+async fn render_user(
+    state: &AppState,
+    ctx: &PageCtx,
+    id: i64,
+    new_token: Option<&str>,
+) -> Response {
+    let user = match state.store.user(id).await {
+        Ok(u) => u,
+        Err(e) => return super::error_page(&e.into_domain()),
+    };
+    let org = state.store.org(user.org_id).await.ok();
+    let token_admin = ctx.can(Permission::TokenAdmin);
+    let tokens = if token_admin {
+        state.store.list_tokens(id).await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let scopable: Vec<Permission> = user
+        .role
+        .permissions()
+        .into_iter()
+        .filter(|p| p.scopable())
+        .collect();
+    let body = html! {
+        div.card {
+            h1 { (user.display_name) " " code { (user.username) } }
+            table {
+                tr { th { (ctx.t("user.org")) } td { (org.as_ref().map_or("", |o| o.name.as_str())) } }
+                tr { th { (ctx.t("user.role")) } td { (ctx.t(&format!("role.{}", user.role.as_str()))) } }
+                tr { th { (ctx.t("common.state")) } td { @if user.disabled { span.bad { (ctx.t("common.disabled")) } } @else { (ctx.t("common.enabled")) } } }
+                tr { th { (ctx.t("common.created")) } td { (fmt_time(user.created_at)) } }
+            }
+            p { a href="/admin/users" { "← " (ctx.t("nav.users")) } }
+        }
+        @if token_admin {
+            (super::account::tokens_card(ctx, &tokens, &scopable, state.now(), new_token,
+                &format!("/admin/users/{id}/tokens"), "/admin/tokens"))
+        }
+    };
+    html_response(StatusCode::OK, layout(ctx, &ctx.t("nav.users"), body))
+}
+
+pub async fn user(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    ApiPath(id): ApiPath<i64>,
+) -> Response {
+    render_user(&state, &ctx, id, None).await
+}
+
+pub async fn issue_user_token(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    ApiPath(id): ApiPath<i64>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(p) = &ctx.principal else {
+        return back("/login", Err(String::new()));
+    };
+    match super::account::issue_from_form(&state, p, id, &body).await {
+        Ok(token) => render_user(&state, &ctx, id, Some(&token)).await,
+        Err(e) => back(&format!("/admin/users/{id}"), Err(e)),
+    }
+}
+
+pub async fn revoke_any_token(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    ApiPath(id): ApiPath<i64>,
+) -> Response {
+    let Some(p) = &ctx.principal else {
+        return back("/login", Err(String::new()));
+    };
+    let owner = state.store.token(id).await.map(|t| t.user_id);
+    let to = owner.as_ref().map_or_else(
+        |_| "/admin/users".to_string(),
+        |u| format!("/admin/users/{u}"),
+    );
+    let result = match owner {
+        Ok(_) => state
+            .store
+            .revoke_token(p, id, state.now())
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => back(&to, Ok(ctx.t("common.done"))),
+        Err(e) => back(&to, Err(e.into_domain().message)),
     }
 }

@@ -82,31 +82,30 @@ impl Browser {
     }
 }
 
+/// Find an element, waiting (up to 15 s) for a navigation to bring it.
+async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
+    for _ in 0..150 {
+        if let Ok(el) = c.find(Locator::Css(css)).await {
+            return el;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    screenshot(c, "failure").await;
+    panic!("{css}: no such element");
+}
+
 async fn text(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .expect("text")
+    find(c, css).await.text().await.expect("text")
 }
 
 async fn fill(c: &Client, css: &str, value: &str) {
-    let el = c
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    let el = find(c, css).await;
     el.clear().await.expect("clear");
     el.send_keys(value).await.expect("type");
 }
 
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .expect("click");
+    find(c, css).await.click().await.expect("click");
 }
 
 async fn login(c: &Client, app: &App, username: &str) {
@@ -249,6 +248,23 @@ async fn portal_in_chromium(backend: Backend) {
     let temp = eventually(c, "#temp-password", |t| t.starts_with("Sy-")).await;
     assert!(temp.starts_with("Sy-"));
     screenshot(c, &format!("{backend:?}-users")).await;
+    // ... issues the new user an API token, then revokes it.
+    click(c, "tr[data-user='newop.dev'] a").await;
+    fill(c, "#token_name", "对接测试").await;
+    click(c, "#issue-token").await;
+    let admin_token = eventually(c, "#new-token", |t| t.starts_with("sy_")).await;
+    let client = shuyun_client::Client::with_token(&app.base, &admin_token).expect("client");
+    assert!(client.get::<Value>("/api/v1/me").await.is_ok());
+    click(c, "#tokens button.revoke").await;
+    eventually(c, "#flash", |t| t.contains("已完成")).await;
+    assert_eq!(
+        client
+            .get::<Value>("/api/v1/me")
+            .await
+            .expect_err("revoked")
+            .code(),
+        Some("token_revoked")
+    );
     click(c, "#logout").await;
     wait_role(c, "anonymous").await;
 
