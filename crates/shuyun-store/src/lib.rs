@@ -86,6 +86,9 @@ pub struct LedgerIdentity {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The database URL, for the ledger's long reads on a connection of the
+    /// backend's own driver (see `ledger::NativeConn`).
+    url: Arc<str>,
     identity: Arc<LedgerIdentity>,
     tree: Arc<Mutex<MerkleTree>>,
     /// SQLite allows one writer at a time; writers queue here instead of
@@ -132,6 +135,7 @@ impl Store {
         let store = Self {
             pool,
             backend,
+            url: url.into(),
             identity: Arc::new(identity),
             tree: Arc::new(Mutex::new(MerkleTree::new())),
             write_gate: Arc::new(Mutex::new(())),
