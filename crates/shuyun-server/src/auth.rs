@@ -73,7 +73,18 @@ pub struct Guard {
     pub state: AppState,
     pub perm: Permission,
     pub kind: Kind,
+    /// The route's path template.
+    pub path: &'static str,
 }
+
+/// Pages a user who must change their password can still reach.
+const PASSWORD_CHANGE_PAGES: &[&str] = &[
+    "/account",
+    "/account/password",
+    "/logout",
+    "/lang/{lang}",
+    "/login",
+];
 
 async fn resolve(state: &AppState, parts: &Parts) -> Result<Option<Principal>, DomainError> {
     let now = state.now();
@@ -247,6 +258,13 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
                 &parts.uri,
             );
         }
+    }
+    // A user holding an initial or reset password changes it before anything else.
+    if g.kind == Kind::Page
+        && caller.as_ref().is_some_and(|p| p.must_change_password)
+        && !PASSWORD_CHANGE_PAGES.contains(&g.path)
+    {
+        return Redirect::to("/account").into_response();
     }
     parts.extensions.insert(Caller(caller));
     next.run(Request::from_parts(parts, body)).await

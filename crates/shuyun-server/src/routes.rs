@@ -183,6 +183,7 @@ pub fn router(state: AppState) -> Router {
             state: state.clone(),
             perm: route.perm,
             kind: route.kind,
+            path: route.path,
         };
         let handler = route
             .handler

@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
-use shuyun_domain::Permission;
+use shuyun_domain::{DomainError, Permission};
+use shuyun_store::StoreError;
 use shuyun_store::accounts::{ApiToken, Principal};
 
 use super::{PageCtx, back, fmt_time, html_response, layout};
@@ -155,14 +156,16 @@ pub async fn change_password(
     let Some(p) = &ctx.principal else {
         return back("/login", Err(String::new()));
     };
-    match state
+    let result = state
         .store
         .change_password(p, &f.current_password, &f.new_password, state.now())
-        .await
-    {
-        Ok(()) => back("/account", Ok(ctx.t("common.done"))),
-        Err(e) => back("/account", Err(e.into_domain().message)),
-    }
+        .await;
+    ctx.after(
+        "/account",
+        result
+            .map(|()| String::new())
+            .map_err(StoreError::into_domain),
+    )
 }
 
 pub async fn issue_token(
@@ -187,17 +190,15 @@ pub async fn revoke_token(
     let Some(p) = &ctx.principal else {
         return back("/login", Err(String::new()));
     };
-    let result = match state.store.token(id).await {
-        Ok(t) if t.user_id == p.user_id => state
-            .store
-            .revoke_token(p, id, state.now())
-            .await
-            .map(|_| ()),
-        Ok(_) => Err(shuyun_domain::DomainError::not_found(format!("token {id}")).into()),
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(()) => back("/account", Ok(ctx.t("common.done"))),
-        Err(e) => back("/account", Err(e.into_domain().message)),
+    let result: Result<_, StoreError> = async {
+        if state.store.token(id).await?.user_id != p.user_id {
+            return Err(DomainError::not_found(format!("token {id}")).into());
+        }
+        state.store.revoke_token(p, id, state.now()).await
     }
+    .await;
+    ctx.after(
+        "/account",
+        result.map(|t| t.name).map_err(StoreError::into_domain),
+    )
 }

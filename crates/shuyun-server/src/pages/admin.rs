@@ -5,7 +5,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
+use shuyun_domain::DomainError;
 use shuyun_domain::{OrgKind, Permission};
+use shuyun_store::StoreError;
 use shuyun_store::accounts::{NewOrg, NewUser};
 
 use super::{PageCtx, back, fmt_time, html_response, layout};
@@ -72,34 +74,23 @@ pub async fn create_org(
     ctx: PageCtx,
     PageForm(f): PageForm<OrgForm>,
 ) -> Response {
-    let actor = ctx
-        .principal
-        .as_ref()
-        .map_or_else(|| "anonymous".into(), |p| p.actor());
-    let parsed = (|| -> Result<NewOrg, shuyun_domain::DomainError> {
-        Ok(NewOrg {
+    let result: Result<String, DomainError> = async {
+        let new = NewOrg {
             name: f.name,
             name_en: f.name_en,
             kind: OrgKind::parse(&f.kind)?,
             credit_code: f.credit_code.parse()?,
             division_code: f.division_code.parse()?,
-        })
-    })();
-    let result = match parsed {
-        Ok(n) => state
+        };
+        let org = state
             .store
-            .create_org(&actor, n, state.now())
+            .create_org(&ctx.actor(), new, state.now())
             .await
-            .map_err(|e| e.into_domain()),
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(o) => back(
-            "/admin/orgs",
-            Ok(format!("{} {}", ctx.t("common.done"), o.name)),
-        ),
-        Err(e) => back("/admin/orgs", Err(e.message)),
+            .map_err(StoreError::into_domain)?;
+        Ok(org.name)
     }
+    .await;
+    ctx.after("/admin/orgs", result)
 }
 
 pub async fn toggle_org(
@@ -107,23 +98,18 @@ pub async fn toggle_org(
     ctx: PageCtx,
     ApiPath(id): ApiPath<i64>,
 ) -> Response {
-    let actor = ctx
-        .principal
-        .as_ref()
-        .map_or_else(|| "anonymous".into(), |p| p.actor());
-    let result = match state.store.org(id).await {
-        Ok(o) => {
-            state
-                .store
-                .set_org_disabled(&actor, id, !o.disabled, state.now())
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(_) => back("/admin/orgs", Ok(ctx.t("common.done"))),
-        Err(e) => back("/admin/orgs", Err(e.into_domain().message)),
+    let result: Result<_, StoreError> = async {
+        let o = state.store.org(id).await?;
+        state
+            .store
+            .set_org_disabled(&ctx.actor(), id, !o.disabled, state.now())
+            .await
     }
+    .await;
+    ctx.after(
+        "/admin/orgs",
+        result.map(|o| o.name).map_err(StoreError::into_domain),
+    )
 }
 
 async fn render_users(state: &AppState, ctx: &PageCtx, temp: Option<(String, String)>) -> Response {
@@ -200,35 +186,22 @@ pub async fn create_user(
     ctx: PageCtx,
     PageForm(f): PageForm<UserForm>,
 ) -> Response {
-    let actor = ctx
-        .principal
-        .as_ref()
-        .map_or_else(|| "anonymous".into(), |p| p.actor());
-    let result = match f.username.parse() {
-        Ok(username) => state
+    let result: Result<String, DomainError> = async {
+        let new = NewUser {
+            org_id: f.org_id,
+            username: f.username.parse()?,
+            display_name: f.display_name,
+            password: f.password,
+        };
+        let user = state
             .store
-            .create_user(
-                &actor,
-                NewUser {
-                    org_id: f.org_id,
-                    username,
-                    display_name: f.display_name,
-                    password: f.password,
-                },
-                true,
-                state.now(),
-            )
+            .create_user(&ctx.actor(), new, true, state.now())
             .await
-            .map_err(|e| e.into_domain()),
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(u) => back(
-            "/admin/users",
-            Ok(format!("{} {}", ctx.t("common.done"), u.username)),
-        ),
-        Err(e) => back("/admin/users", Err(e.message)),
+            .map_err(StoreError::into_domain)?;
+        Ok(user.username)
     }
+    .await;
+    ctx.after("/admin/users", result)
 }
 
 pub async fn toggle_user(
@@ -236,23 +209,18 @@ pub async fn toggle_user(
     ctx: PageCtx,
     ApiPath(id): ApiPath<i64>,
 ) -> Response {
-    let actor = ctx
-        .principal
-        .as_ref()
-        .map_or_else(|| "anonymous".into(), |p| p.actor());
-    let result = match state.store.user(id).await {
-        Ok(u) => {
-            state
-                .store
-                .set_user_disabled(&actor, id, !u.disabled, state.now())
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(_) => back("/admin/users", Ok(ctx.t("common.done"))),
-        Err(e) => back("/admin/users", Err(e.into_domain().message)),
+    let result: Result<_, StoreError> = async {
+        let u = state.store.user(id).await?;
+        state
+            .store
+            .set_user_disabled(&ctx.actor(), id, !u.disabled, state.now())
+            .await
     }
+    .await;
+    ctx.after(
+        "/admin/users",
+        result.map(|u| u.username).map_err(StoreError::into_domain),
+    )
 }
 
 pub async fn reset_password(
@@ -260,17 +228,18 @@ pub async fn reset_password(
     ctx: PageCtx,
     ApiPath(id): ApiPath<i64>,
 ) -> Response {
-    let actor = ctx
-        .principal
-        .as_ref()
-        .map_or_else(|| "anonymous".into(), |p| p.actor());
-    let user = match state.store.user(id).await {
-        Ok(u) => u,
-        Err(e) => return back("/admin/users", Err(e.into_domain().message)),
-    };
-    match state.store.reset_password(&actor, id, state.now()).await {
-        Ok(pw) => render_users(&state, &ctx, Some((user.username, pw))).await,
-        Err(e) => back("/admin/users", Err(e.into_domain().message)),
+    let result: Result<_, StoreError> = async {
+        let user = state.store.user(id).await?;
+        let pw = state
+            .store
+            .reset_password(&ctx.actor(), id, state.now())
+            .await?;
+        Ok((user.username, pw))
+    }
+    .await;
+    match result {
+        Ok(temp) => render_users(&state, &ctx, Some(temp)).await,
+        Err(e) => ctx.after("/admin/users", Err(e.into_domain())),
     }
 }
 
@@ -347,21 +316,13 @@ pub async fn revoke_any_token(
     let Some(p) = &ctx.principal else {
         return back("/login", Err(String::new()));
     };
-    let owner = state.store.token(id).await.map(|t| t.user_id);
-    let to = owner.as_ref().map_or_else(
-        |_| "/admin/users".to_string(),
-        |u| format!("/admin/users/{u}"),
-    );
-    let result = match owner {
-        Ok(_) => state
-            .store
-            .revoke_token(p, id, state.now())
-            .await
-            .map(|_| ()),
-        Err(e) => Err(e),
+    let token = match state.store.token(id).await {
+        Ok(t) => t,
+        Err(e) => return ctx.after("/admin/users", Err(e.into_domain())),
     };
-    match result {
-        Ok(()) => back(&to, Ok(ctx.t("common.done"))),
-        Err(e) => back(&to, Err(e.into_domain().message)),
-    }
+    let result = state.store.revoke_token(p, id, state.now()).await;
+    ctx.after(
+        &format!("/admin/users/{}", token.user_id),
+        result.map(|t| t.name).map_err(StoreError::into_domain),
+    )
 }

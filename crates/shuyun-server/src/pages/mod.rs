@@ -48,6 +48,23 @@ impl PageCtx {
         self.principal.as_ref().is_some_and(|x| x.allows(p))
     }
 
+    /// The actor string for the ledger.
+    pub fn actor(&self) -> String {
+        self.principal
+            .as_ref()
+            .map_or_else(|| "anonymous".into(), Principal::actor)
+    }
+
+    /// After a form post: back to `to` with "done" (and what was done) or
+    /// the refusal's message.
+    pub fn after(&self, to: &str, result: Result<String, DomainError>) -> Response {
+        match result {
+            Ok(what) if what.is_empty() => back(to, Ok(self.t("common.done"))),
+            Ok(what) => back(to, Ok(format!("{} {what}", self.t("common.done")))),
+            Err(e) => back(to, Err(e.message)),
+        }
+    }
+
     /// Hidden CSRF field for forms.
     pub fn csrf_field(&self) -> Markup {
         html! { input type="hidden" name="csrf" value=(self.csrf()); }

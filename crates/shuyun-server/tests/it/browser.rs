@@ -274,6 +274,9 @@ async fn portal_in_chromium(backend: Backend) {
     fill(c, "#password", &temp).await;
     click(c, "#login-submit").await;
     eventually(c, "#flash", |t| t.contains("修改初始密码")).await;
+    // Until then every other page sends them back to the account page.
+    c.goto(&format!("{}/", app.base)).await.expect("home");
+    find(c, "#change-password").await;
     fill(c, "#current_password", &temp).await;
     fill(c, "#new_password", "my-secret-2026").await;
     click(c, "#change-password").await;
