@@ -46,6 +46,25 @@ enum Command {
         #[command(flatten)]
         source: Source,
     },
+    /// Create the first organisation (the platform operator) and its
+    /// administrator on an empty installation. The password is read from the
+    /// environment variable SHUYUN_BOOTSTRAP_PASSWORD, never from the command line.
+    Bootstrap {
+        #[command(flatten)]
+        source: Source,
+        /// The administrator's login name.
+        #[arg(long, default_value = "admin")]
+        username: String,
+        /// Chinese name of the platform organisation.
+        #[arg(long)]
+        org_name: String,
+        /// English name of the platform organisation.
+        #[arg(long)]
+        org_name_en: String,
+        /// Its unified social credit code (统一社会信用代码).
+        #[arg(long)]
+        credit_code: String,
+    },
     /// Ledger tools.
     Ledger {
         #[command(subcommand)]
@@ -142,6 +161,56 @@ async fn run_server(cfg: Config, demo: bool) -> Result<(), String> {
     Ok(())
 }
 
+async fn bootstrap(
+    cfg: Config,
+    username: &str,
+    org_name: &str,
+    org_name_en: &str,
+    credit_code: &str,
+) -> Result<(), String> {
+    let password = std::env::var("SHUYUN_BOOTSTRAP_PASSWORD").map_err(|_| {
+        "set SHUYUN_BOOTSTRAP_PASSWORD to the administrator's initial password".to_string()
+    })?;
+    let new_org = shuyun_store::accounts::NewOrg {
+        name: org_name.to_string(),
+        name_en: org_name_en.to_string(),
+        kind: shuyun_domain::OrgKind::Platform,
+        credit_code: credit_code
+            .parse()
+            .map_err(|e: shuyun_domain::DomainError| e.message)?,
+        division_code: cfg
+            .division_code
+            .parse()
+            .map_err(|e: shuyun_domain::DomainError| e.message)?,
+    };
+    let username = username
+        .parse()
+        .map_err(|e: shuyun_domain::DomainError| e.message)?;
+    shuyun_domain::policy::check_password(&password).map_err(|e| e.message)?;
+    let store = shuyun_server::open_store(&cfg).await?;
+    let now = Clock::system().now();
+    let result = async {
+        if !store.list_users(None).await.map_err(|e| e.to_string())?.is_empty() {
+            return Err("this installation already has users; administer it through the portal or the API".to_string());
+        }
+        let org = store.create_org("system:bootstrap", new_org, now).await.map_err(|e| e.into_domain().message)?;
+        let user = store
+            .create_user(
+                "system:bootstrap",
+                shuyun_store::accounts::NewUser { org_id: org.id, username, display_name: "平台管理员".into(), password },
+                true,
+                now,
+            )
+            .await
+            .map_err(|e| e.into_domain().message)?;
+        println!("created organisation {} and administrator '{}' (must change the password at first sign-in)", org.name, user.username);
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
+}
+
 async fn verify(cfg: Config) -> Result<bool, String> {
     let store = shuyun_server::open_store(&cfg).await?;
     let started = std::time::Instant::now();
@@ -189,6 +258,18 @@ async fn main() -> ExitCode {
         },
         Command::Serve { source } => match load_config(&source, None) {
             Ok(cfg) => run_server(cfg, false).await.map(|()| true),
+            Err(e) => Err(e),
+        },
+        Command::Bootstrap {
+            source,
+            username,
+            org_name,
+            org_name_en,
+            credit_code,
+        } => match load_config(&source, None) {
+            Ok(cfg) => bootstrap(cfg, &username, &org_name, &org_name_en, &credit_code)
+                .await
+                .map(|()| true),
             Err(e) => Err(e),
         },
         Command::Ledger { command } => match command {

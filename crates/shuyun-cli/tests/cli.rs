@@ -60,3 +60,55 @@ async fn ledger_verify_catches_a_hand_edit() {
     assert!(out.contains("cannot read"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn bootstrap_creates_the_first_administrator_once() {
+    let dir = std::env::temp_dir().join(format!("shuyun-boot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.to_str().expect("utf-8 path");
+    let code = shuyun_server::demo::demo_credit_code(shuyun_domain::OrgKind::Platform, 1);
+    let args = [
+        "bootstrap",
+        "--data-dir",
+        data,
+        "--username",
+        "root.admin",
+        "--org-name",
+        "数运平台运维中心",
+        "--org-name-en",
+        "Platform Operations",
+        "--credit-code",
+        code.as_str(),
+    ];
+    let run = |pw: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shuyun"));
+        cmd.args(args);
+        match pw {
+            Some(p) => cmd.env("SHUYUN_BOOTSTRAP_PASSWORD", p),
+            None => cmd.env_remove("SHUYUN_BOOTSTRAP_PASSWORD"),
+        };
+        let out = cmd.output().expect("run");
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (c, out) = run(None);
+    assert_eq!(c, 2, "{out}");
+    assert!(out.contains("SHUYUN_BOOTSTRAP_PASSWORD"), "{out}");
+    let (c, out) = run(Some("short"));
+    assert_eq!(c, 2, "{out}");
+    let (c, out) = run(Some("first-admin-2026"));
+    assert_eq!(c, 0, "{out}");
+    assert!(out.contains("root.admin"), "{out}");
+    let (c, out) = run(Some("first-admin-2026"));
+    assert_eq!(c, 2, "a second bootstrap is refused: {out}");
+    assert!(out.contains("already has users"), "{out}");
+    let (c, out) = shuyun(&["ledger", "verify", "--data-dir", data]);
+    assert_eq!(c, 0, "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
