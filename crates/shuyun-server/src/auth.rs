@@ -201,6 +201,23 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
             );
         };
         if !p.allows(g.perm) {
+            if g.kind == Kind::Page {
+                let ctx = pages::PageCtx {
+                    lang: crate::i18n::Lang::from_cookie(
+                        CookieJar::from_headers(&parts.headers)
+                            .get("lang")
+                            .map(|c| c.value()),
+                    ),
+                    principal: Some(p.clone()),
+                    msg: None,
+                    err: None,
+                };
+                let e = DomainError::forbidden(format!(
+                    "this needs the permission '{}'",
+                    g.perm.as_str()
+                ));
+                return pages::error_page_for(&ctx, &e);
+            }
             return deny(
                 g.kind,
                 DomainError::forbidden(format!("this needs the permission '{}'", g.perm.as_str())),

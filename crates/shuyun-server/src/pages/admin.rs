@@ -251,7 +251,7 @@ async fn render_user(
 ) -> Response {
     let user = match state.store.user(id).await {
         Ok(u) => u,
-        Err(e) => return super::error_page(&e.into_domain()),
+        Err(e) => return super::error_page_for(ctx, &e.into_domain()),
     };
     let org = state.store.org(user.org_id).await.ok();
     let token_admin = ctx.can(Permission::TokenAdmin);

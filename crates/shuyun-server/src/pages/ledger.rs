@@ -105,7 +105,7 @@ pub async fn entry(
     let result = crate::api::ledger::entry(State(state.clone()), ApiPath(index)).await;
     let e = match result {
         Ok(axum::Json(e)) => e,
-        Err(err) => return super::error_page(&err.0),
+        Err(err) => return super::error_page_for(&ctx, &err.0),
     };
     let body = html! {
         div.card {

@@ -231,6 +231,11 @@ pub fn error_page(e: &DomainError) -> Response {
         msg: None,
         err: None,
     };
+    error_page_for(&ctx, e)
+}
+
+/// The error page inside the caller's own frame (navigation, language).
+pub fn error_page_for(ctx: &PageCtx, e: &DomainError) -> Response {
     let status = crate::error::status_of(e.code);
     let detail = if status.is_server_error() {
         "internal error".to_string()
@@ -245,7 +250,7 @@ pub fn error_page(e: &DomainError) -> Response {
             p { a href="/" { (ctx.t("error.back")) } }
         }
     };
-    html_response(status, layout(&ctx, &ctx.t("error.title"), body))
+    html_response(status, layout(ctx, &ctx.t("error.title"), body))
 }
 
 /// Redirect after a form post, with a message or an error for the next page.

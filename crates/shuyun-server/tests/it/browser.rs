@@ -320,6 +320,8 @@ async fn portal_in_chromium(backend: Backend) {
         .await
         .expect("ledger");
     eventually(c, "#error-code", |t| t.contains("forbidden")).await;
+    // The refusal keeps the operator's own frame (still signed in).
+    assert!(text(c, "#who").await.contains("瓷都数据运营"));
     assert!(
         c.find(Locator::Css("#entries")).await.is_err(),
         "no ledger shown"
