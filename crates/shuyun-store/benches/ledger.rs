@@ -248,32 +248,10 @@ impl Bench {
                 .collect();
             let mut tx = self.begin_plain().await;
             for chunk in rows.chunks(PLAIN_MULTI_ROWS) {
-                let mut sql = String::from(
-                    "INSERT INTO bench_plain (idx, ts, actor, action, object, detail, h) VALUES ",
+                let sql = format!(
+                    "INSERT INTO bench_plain (idx, ts, actor, action, object, detail, h) VALUES {}",
+                    self.store.backend().values_placeholders(chunk.len(), 7)
                 );
-                for i in 0..chunk.len() {
-                    if i > 0 {
-                        sql.push(',');
-                    }
-                    // Each backend's natural placeholders: numbered `$N` are
-                    // named parameters to SQLite, slow to bind by the thousand.
-                    match self.store.backend() {
-                        Backend::Sqlite => sql.push_str("(?,?,?,?,?,?,?)"),
-                        Backend::Postgres => {
-                            let b = i * 7;
-                            sql.push_str(&format!(
-                                "(${},${},${},${},${},${},${})",
-                                b + 1,
-                                b + 2,
-                                b + 3,
-                                b + 4,
-                                b + 5,
-                                b + 6,
-                                b + 7
-                            ));
-                        }
-                    }
-                }
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for r in chunk {
                     q = q

@@ -173,36 +173,10 @@ async fn insert(
     if rows.is_empty() {
         return Ok(());
     }
-    let mut sql = String::with_capacity(100 + rows.len() * 40);
-    sql.push_str(
-        "INSERT INTO ledger_entries (idx, ts, actor, action, object, detail, leaf_hash) VALUES ",
+    let sql = format!(
+        "INSERT INTO ledger_entries (idx, ts, actor, action, object, detail, leaf_hash) VALUES {}",
+        backend.values_placeholders(rows.len(), 7)
     );
-    for i in 0..rows.len() {
-        if i > 0 {
-            sql.push(',');
-        }
-        match backend {
-            // SQLite: anonymous `?` parameters. Numbered `$N` ones are named
-            // parameters to SQLite, and looking each one up by name makes
-            // binding quadratic in the number of rows.
-            Backend::Sqlite => sql.push_str("(?,?,?,?,?,?,?)"),
-            Backend::Postgres => {
-                let b = i * 7;
-                // Writing to a String cannot fail.
-                let _ = write!(
-                    sql,
-                    "(${},${},${},${},${},${},${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7
-                );
-            }
-        }
-    }
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for r in rows {
         q = q

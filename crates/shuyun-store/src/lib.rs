@@ -31,6 +31,28 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// `VALUES` placeholders for a multi-row insert of `rows` rows of `cols`
+    /// columns, in each backend's natural style: anonymous `?` for SQLite
+    /// (its numbered `$N` are named parameters, which sqlx binds by name,
+    /// quadratically), numbered `$N` for PostgreSQL.
+    pub fn values_placeholders(self, rows: usize, cols: usize) -> String {
+        let mut sql = String::with_capacity(rows * cols * 5);
+        for r in 0..rows {
+            sql.push_str(if r == 0 { "(" } else { ",(" });
+            for c in 0..cols {
+                if c > 0 {
+                    sql.push(',');
+                }
+                match self {
+                    Backend::Sqlite => sql.push('?'),
+                    Backend::Postgres => sql.push_str(&format!("${}", r * cols + c + 1)),
+                }
+            }
+            sql.push(')');
+        }
+        sql
+    }
+
     pub fn from_url(url: &str) -> Result<Self, StoreError> {
         if url.starts_with("sqlite:") {
             Ok(Backend::Sqlite)
@@ -169,5 +191,19 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backend;
+
+    #[test]
+    fn placeholders() {
+        assert_eq!(Backend::Sqlite.values_placeholders(2, 2), "(?,?),(?,?)");
+        assert_eq!(
+            Backend::Postgres.values_placeholders(2, 3),
+            "($1,$2,$3),($4,$5,$6)"
+        );
     }
 }
