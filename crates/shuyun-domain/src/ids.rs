@@ -6,52 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::error::DomainError;
-
-macro_rules! string_newtype {
-    ($ty:ident, $pattern:literal, $desc:literal) => {
-        impl $ty {
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-        impl Serialize for $ty {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.0)
-            }
-        }
-        impl<'de> Deserialize<'de> for $ty {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                s.parse().map_err(|e: DomainError| serde::de::Error::custom(e.message))
-            }
-        }
-        impl schemars::JsonSchema for $ty {
-            fn schema_name() -> std::borrow::Cow<'static, str> {
-                stringify!($ty).into()
-            }
-            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-                schemars::json_schema!({ "type": "string", "pattern": $pattern, "description": $desc })
-            }
-            fn inline_schema() -> bool {
-                true
-            }
-        }
-        impl TryFrom<String> for $ty {
-            type Error = DomainError;
-            fn try_from(s: String) -> Result<Self, DomainError> {
-                s.parse()
-            }
-        }
-    };
-}
 
 /// Administrative division code (行政区划代码), six digits, e.g. 360200 for
 /// Jingdezhen. The first two digits are a province code (11..=82).
