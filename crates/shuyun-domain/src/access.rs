@@ -63,10 +63,12 @@ impl Role {
                 DataAuthority | PlatformAdmin | ImplementingInstitution | Regulator
             ),
             OrgAdmin | UserAdmin | TokenAdmin => matches!(self, DataAuthority | PlatformAdmin),
-            LedgerRead => matches!(
+            LedgerRead | CatalogueRead => matches!(
                 self,
                 DataAuthority | ImplementingInstitution | Regulator | PlatformAdmin
             ),
+            ResourceManage => matches!(self, SourceDepartment),
+            GradeConfirm | NegativeListDecide => matches!(self, DataAuthority),
         }
     }
 
@@ -106,10 +108,23 @@ pub enum Permission {
     /// Read ledger entries and proofs (存证/审计日志).
     #[serde(rename = "ledger.read")]
     LedgerRead,
+    /// Read the whole resource catalogue ("一本账"), not only public entries.
+    #[serde(rename = "catalogue.read")]
+    CatalogueRead,
+    /// Register and maintain one's own department's resources: schemas,
+    /// grading proposals, negative-list requests, consents, data versions.
+    #[serde(rename = "resource.manage")]
+    ResourceManage,
+    /// Confirm or reject important and core grades.
+    #[serde(rename = "grade.confirm")]
+    GradeConfirm,
+    /// Approve or reject negative-list requests.
+    #[serde(rename = "negative_list.decide")]
+    NegativeListDecide,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 12] = [
         Permission::Public,
         Permission::Authenticated,
         Permission::OrgRead,
@@ -118,6 +133,10 @@ impl Permission {
         Permission::UserAdmin,
         Permission::TokenAdmin,
         Permission::LedgerRead,
+        Permission::CatalogueRead,
+        Permission::ResourceManage,
+        Permission::GradeConfirm,
+        Permission::NegativeListDecide,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -130,6 +149,10 @@ impl Permission {
             Permission::UserAdmin => "user.admin",
             Permission::TokenAdmin => "token.admin",
             Permission::LedgerRead => "ledger.read",
+            Permission::CatalogueRead => "catalogue.read",
+            Permission::ResourceManage => "resource.manage",
+            Permission::GradeConfirm => "grade.confirm",
+            Permission::NegativeListDecide => "negative_list.decide",
         }
     }
 

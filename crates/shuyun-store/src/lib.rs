@@ -7,6 +7,7 @@
 //! record. The same SQL runs on both backends through sqlx's `Any` driver.
 
 pub mod accounts;
+pub mod catalogue;
 pub mod ledger;
 mod schema;
 pub mod testing;

@@ -7,7 +7,10 @@ use sqlx::{AnyPool, Row};
 
 use crate::{Backend, StoreResult};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_foundation.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_foundation.sql")),
+    (2, include_str!("../migrations/0002_catalogue.sql")),
+];
 
 fn render(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {
