@@ -153,7 +153,11 @@ async fn run_server(cfg: Config, demo: bool) -> Result<(), String> {
                 .join(", ")
         );
     }
-    let state = AppState::new(store.clone(), clock, cfg.secure_cookies);
+    let division = cfg
+        .division_code
+        .parse()
+        .map_err(|e: shuyun_domain::DomainError| e.message)?;
+    let state = AppState::new(store.clone(), clock, cfg.secure_cookies).with_division(division);
     shuyun_server::serve(listener, state, shuyun_server::shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;

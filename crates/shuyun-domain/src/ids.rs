@@ -18,6 +18,13 @@ string_newtype!(
     "Administrative division code (行政区划代码), six digits, e.g. 360200"
 );
 
+impl DivisionCode {
+    /// 360200: Jingdezhen, the pilot city and the default.
+    pub fn jingdezhen() -> Self {
+        Self("360200".to_string())
+    }
+}
+
 impl FromStr for DivisionCode {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, DomainError> {

@@ -63,6 +63,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub secure_cookies: bool,
     pub openapi: Arc<serde_json::Value>,
+    /// Administrative division of this platform (in resource identifiers).
+    pub division: shuyun_domain::DivisionCode,
 }
 
 impl AppState {
@@ -74,7 +76,14 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::default()),
             secure_cookies,
             openapi: Arc::new(routes::openapi()),
+            division: shuyun_domain::DivisionCode::jingdezhen(),
         }
+    }
+
+    /// Use another administrative division code (from the configuration).
+    pub fn with_division(mut self, division: shuyun_domain::DivisionCode) -> Self {
+        self.division = division;
+        self
     }
 
     pub fn now(&self) -> i64 {

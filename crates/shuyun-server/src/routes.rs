@@ -107,7 +107,8 @@ fn page(m: Method, path: &'static str, perm: Permission, h: MethodRouter<AppStat
 pub fn table() -> Vec<Route> {
     use Method as M;
     use Permission as P;
-    use api::{auth as au, ledger as lg, orgs, system as sys, tokens as tk, users as us};
+    use api::{auth as au, catalogue as cat, ledger as lg, orgs, system as sys, tokens as tk, users as us};
+    use shuyun_store::catalogue::{ConsentRecord, Grading, NegativeEntry, NewGrading, NewResource, Resource};
     use shuyun_store::accounts::{ApiToken, IssuedToken, NewOrg, NewUser, Org, User};
     use shuyun_store::ledger::CheckpointView;
     use shuyun_store::EntryView;
@@ -150,6 +151,24 @@ pub fn table() -> Vec<Route> {
         api(M::GET, "/api/v1/ledger/entries/{index}", P::LedgerRead, get(lg::entry)).doc("ledger", "One entry with its inclusion proof").resp::<lg::EntryWithProof>(),
         api(M::GET, "/api/v1/ledger/proofs/inclusion", P::LedgerRead, get(lg::inclusion)).doc("ledger", "Inclusion proof of an entry in a checkpointed tree").query::<lg::InclusionQuery>().resp::<lg::InclusionProof>(),
         api(M::GET, "/api/v1/ledger/proofs/consistency", P::Public, get(lg::consistency)).doc("ledger", "Consistency proof between two checkpointed tree sizes").query::<lg::ConsistencyQuery>().resp::<lg::ConsistencyProof>(),
+        // Catalogue (A1-A4)
+        api(M::GET, "/api/v1/public/resources", P::Public, get(cat::public_list)).doc("catalogue", "The public catalogue").resp::<Vec<Resource>>(),
+        api(M::GET, "/api/v1/public/negative-list", P::Public, get(cat::negative_public)).doc("catalogue", "The published negative list").resp::<Vec<NegativeEntry>>(),
+        api(M::GET, "/api/v1/resources", P::Authenticated, get(cat::list)).doc("catalogue", "The catalogue as the caller may see it").resp::<Vec<Resource>>(),
+        api(M::POST, "/api/v1/resources", P::ResourceManage, post(cat::register)).doc("catalogue", "Register a resource of one's department with its schema and grades").body::<NewResource>().resp::<Resource>().status(201),
+        api(M::GET, "/api/v1/resources/{id}", P::Authenticated, get(cat::show)).doc("catalogue", "One resource").resp::<Resource>(),
+        api(M::GET, "/api/v1/resources/{id}/gradings", P::Authenticated, get(cat::gradings)).doc("catalogue", "Grading versions, newest first").resp::<Vec<Grading>>(),
+        api(M::POST, "/api/v1/resources/{id}/gradings", P::ResourceManage, post(cat::propose)).doc("catalogue", "Propose a new grading version (regrading or schema change)").body::<NewGrading>().resp::<Grading>().status(201),
+        api(M::POST, "/api/v1/resources/{id}/gradings/{version}/confirm", P::GradeConfirm, post(cat::confirm)).doc("catalogue", "Confirm a proposed grading").body::<cat::Decision>().resp::<Grading>(),
+        api(M::POST, "/api/v1/resources/{id}/gradings/{version}/reject", P::GradeConfirm, post(cat::reject)).doc("catalogue", "Reject a proposed grading").body::<cat::Decision>().resp::<Grading>(),
+        api(M::GET, "/api/v1/gradings/pending", P::GradeConfirm, get(cat::pending)).doc("catalogue", "Gradings waiting for confirmation").resp::<Vec<Grading>>(),
+        api(M::POST, "/api/v1/resources/{id}/negative-list", P::ResourceManage, post(cat::request_negative)).doc("catalogue", "Ask to keep a resource out of authorized operation").body::<cat::NegativeRequest>().resp::<NegativeEntry>().status(201),
+        api(M::GET, "/api/v1/negative-list", P::CatalogueRead, get(cat::negative_all)).doc("catalogue", "All negative-list entries").resp::<Vec<NegativeEntry>>(),
+        api(M::POST, "/api/v1/negative-list/{id}/approve", P::NegativeListDecide, post(cat::approve_negative)).doc("catalogue", "Approve a negative-list request").body::<cat::Decision>().resp::<NegativeEntry>(),
+        api(M::POST, "/api/v1/negative-list/{id}/reject", P::NegativeListDecide, post(cat::reject_negative)).doc("catalogue", "Reject a negative-list request").body::<cat::Decision>().resp::<NegativeEntry>(),
+        api(M::POST, "/api/v1/negative-list/{id}/withdraw", P::Authenticated, post(cat::withdraw_negative)).doc("catalogue", "Withdraw a request or lift an entry (owner or data authority)").body::<cat::Decision>().resp::<NegativeEntry>(),
+        api(M::POST, "/api/v1/resources/{id}/consents", P::ResourceManage, post(cat::record_consent)).doc("catalogue", "Record the providing department's consent or refusal").body::<cat::ConsentBody>().resp::<ConsentRecord>().status(201),
+        api(M::GET, "/api/v1/resources/{id}/consents", P::Authenticated, get(cat::consents)).doc("catalogue", "Consent records, newest first").resp::<Vec<ConsentRecord>>(),
         // Portal pages
         page(M::GET, "/", P::Public, get(ph::home)),
         page(M::GET, "/login", P::Public, get(pn::form)),

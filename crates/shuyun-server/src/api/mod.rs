@@ -1,6 +1,7 @@
 //! JSON API handlers under `/api/v1`: thin — extract, call the store, map.
 
 pub mod auth;
+pub mod catalogue;
 pub mod ledger;
 pub mod orgs;
 pub mod system;

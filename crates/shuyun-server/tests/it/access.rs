@@ -16,6 +16,7 @@ fn concrete(path: &str) -> String {
     // Unknown IDs: the guard runs before the handler, so authorization is
     // decided before anything is looked up, and nothing is changed.
     path.replace("{id}", "999999")
+        .replace("{version}", "1")
         .replace("{index}", "999999")
         .replace("{lang}", "en")
 }

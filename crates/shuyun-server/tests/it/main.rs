@@ -4,4 +4,5 @@
 mod access;
 mod api;
 mod browser;
+mod catalogue;
 mod kit;

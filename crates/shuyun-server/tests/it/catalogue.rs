@@ -1,0 +1,173 @@
+//! The catalogue through the API, on both backends: a department registers
+//! and grades, the data authority confirms, the negative list, visibility.
+
+use serde_json::{Value, json};
+use shuyun_store::Backend;
+
+use crate::both_backends;
+use crate::kit::spawn_app;
+
+both_backends!(catalogue_flow);
+
+fn resource(grade: &str, public: bool) -> Value {
+    json!({
+        "name": "企业信用信息",
+        "description": "全市企业公共信用信息，含信用评价等级",
+        "domain": "credit",
+        "frequency": "monthly",
+        "source_system": "景德镇市信用信息共享平台",
+        "standard": "GB/T 22117-2018",
+        "contact": "市发改委信用科",
+        "rights": {"holder": "景德镇市发展和改革委员会", "processor": "景德镇市数字经济发展中心", "operator": "待授权运营机构"},
+        "public": public,
+        "schema": [
+            {"name": "credit_code", "label": "统一社会信用代码", "type": "string", "key": true, "grade": "general3", "pi": "none"},
+            {"name": "credit_level", "label": "信用等级", "type": "string", "grade": grade, "pi": "none"},
+            {"name": "registered_capital", "label": "注册资本", "type": "fen", "unit": "分", "nullable": true, "grade": "general2", "pi": "none"}
+        ],
+        "basis": {"impact_object": "organisation_rights", "impact_degree": "moderate", "reason": "企业经营与信用信息"}
+    })
+}
+
+async fn catalogue_flow(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let dept = app.login("fgw").await;
+    let authority = app.login("sjj").await;
+    let operator = app.login("yunying1").await;
+
+    let a: Value = dept
+        .post("/api/v1/resources", &resource("general4", true))
+        .await
+        .expect("register");
+    assert_eq!(a["code"], "360200-XY-000001");
+    assert_eq!(a["grade"], "general4");
+    let b: Value = dept
+        .post("/api/v1/resources", &resource("important", false))
+        .await
+        .expect("register");
+    assert_eq!(b["grade"], Value::Null);
+    let bid = b["id"].as_i64().expect("id");
+
+    // Only source departments register; bad schemas are coded refusals.
+    let e = operator
+        .post::<Value, _>("/api/v1/resources", &resource("general1", true))
+        .await
+        .expect_err("operator");
+    assert_eq!(e.code(), Some("forbidden"));
+    let mut bad = resource("general1", true);
+    bad["grade"] = json!("general1");
+    bad["schema"][0]["grade"] = json!("general3");
+    assert_eq!(
+        dept.post::<Value, _>("/api/v1/resources", &bad)
+            .await
+            .expect_err("low")
+            .code(),
+        Some("validation_failed")
+    );
+    let mut dup = resource("general1", true);
+    dup["schema"][1]["name"] = json!("credit_code");
+    assert_eq!(
+        dept.post::<Value, _>("/api/v1/resources", &dup)
+            .await
+            .expect_err("dup")
+            .code(),
+        Some("validation_failed")
+    );
+    let mut extra = resource("general1", true);
+    extra["schema"][0]["secret"] = json!(true);
+    assert_eq!(
+        dept.post::<Value, _>("/api/v1/resources", &extra)
+            .await
+            .expect_err("extra")
+            .code(),
+        Some("validation_failed")
+    );
+
+    // The data authority sees the pending grading and confirms it.
+    let pending: Vec<Value> = authority
+        .get("/api/v1/gradings/pending")
+        .await
+        .expect("pending");
+    assert_eq!(pending.len(), 1);
+    let g: Value = authority
+        .post(
+            &format!("/api/v1/resources/{bid}/gradings/1/confirm"),
+            &json!({"note": "分级依据充分"}),
+        )
+        .await
+        .expect("confirm");
+    assert_eq!(g["state"], "confirmed");
+    let e = authority
+        .post::<Value, _>(
+            &format!("/api/v1/resources/{bid}/gradings/1/confirm"),
+            &json!({}),
+        )
+        .await
+        .expect_err("again");
+    assert_eq!(e.code(), Some("conflict"));
+    let e = dept
+        .post::<Value, _>(
+            &format!("/api/v1/resources/{bid}/gradings/1/confirm"),
+            &json!({}),
+        )
+        .await
+        .expect_err("dept");
+    assert_eq!(e.code(), Some("forbidden"));
+
+    // Visibility: public sees one, the operator one, the authority both.
+    let public: Vec<Value> = app
+        .client()
+        .get("/api/v1/public/resources")
+        .await
+        .expect("public");
+    assert_eq!(public.len(), 1);
+    let seen: Vec<Value> = operator.get("/api/v1/resources").await.expect("operator");
+    assert_eq!(seen.len(), 1);
+    let all: Vec<Value> = authority.get("/api/v1/resources").await.expect("all");
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        operator
+            .get::<Value>(&format!("/api/v1/resources/{bid}"))
+            .await
+            .expect_err("hidden")
+            .code(),
+        Some("not_found")
+    );
+
+    // Negative list: request with a legal basis, approval, publication.
+    let n: Value = dept
+        .post(
+            &format!("/api/v1/resources/{bid}/negative-list"),
+            &json!({"legal_basis": "《中华人民共和国数据安全法》第二十一条"}),
+        )
+        .await
+        .expect("request");
+    let nid = n["id"].as_i64().expect("id");
+    let n: Value = authority
+        .post(
+            &format!("/api/v1/negative-list/{nid}/approve"),
+            &json!({"note": "同意"}),
+        )
+        .await
+        .expect("approve");
+    assert_eq!(n["list_version"], 1);
+    let published: Vec<Value> = app
+        .client()
+        .get("/api/v1/public/negative-list")
+        .await
+        .expect("published");
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0]["resource_code"], b["code"]);
+    let r: Value = authority
+        .get(&format!("/api/v1/resources/{bid}"))
+        .await
+        .expect("r");
+    assert_eq!(r["on_negative_list"], true);
+    let e = operator
+        .post::<Value, _>(&format!("/api/v1/negative-list/{nid}/withdraw"), &json!({}))
+        .await
+        .expect_err("operator");
+    assert_eq!(e.code(), Some("forbidden"));
+    assert!(app.store.verify_ledger().await.expect("verify").ok());
+    app.stop().await;
+}
