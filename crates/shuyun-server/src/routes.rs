@@ -112,7 +112,7 @@ pub fn table() -> Vec<Route> {
     use shuyun_store::accounts::{ApiToken, IssuedToken, NewOrg, NewUser, Org, User};
     use shuyun_store::ledger::CheckpointView;
     use shuyun_store::EntryView;
-    use pages::{account as pa, admin as pd, home as ph, ledger as pl, login as pn};
+    use pages::{account as pa, admin as pd, catalogue as pc, home as ph, ledger as pl, login as pn};
     vec![
         // Operations
         Route::new(Kind::Ops, M::GET, "/healthz", P::Public, get(sys::healthz)).doc("ops", "Liveness").resp::<sys::Health>(),
@@ -189,6 +189,14 @@ pub fn table() -> Vec<Route> {
         page(M::POST, "/admin/users/{id}/reset-password", P::UserAdmin, post(pd::reset_password)),
         page(M::POST, "/admin/users/{id}/tokens", P::TokenAdmin, post(pd::issue_user_token)),
         page(M::POST, "/admin/tokens/{id}/revoke", P::TokenAdmin, post(pd::revoke_any_token)),
+        page(M::GET, "/catalogue", P::Public, get(pc::list)),
+        page(M::POST, "/catalogue", P::ResourceManage, post(pc::create)),
+        page(M::GET, "/catalogue/new", P::ResourceManage, get(pc::new_form)),
+        page(M::GET, "/catalogue/{id}", P::Public, get(pc::show)),
+        page(M::POST, "/catalogue/{id}/gradings/{version}/decide", P::GradeConfirm, post(pc::decide_grading)),
+        page(M::POST, "/catalogue/{id}/negative-list", P::ResourceManage, post(pc::request_negative)),
+        page(M::GET, "/negative-list", P::Public, get(pc::negative_list)),
+        page(M::POST, "/negative-list/{id}/decide", P::NegativeListDecide, post(pc::decide_negative)),
         page(M::GET, "/ledger", P::LedgerRead, get(pl::explorer)),
         page(M::GET, "/ledger/entries/{index}", P::LedgerRead, get(pl::entry)),
     ]

@@ -53,6 +53,13 @@ pub async fn home(State(state): State<AppState>, ctx: PageCtx) -> Response {
     } else if ctx.can(Permission::UserRead) {
         tasks.push(("/admin/users", ctx.t("task.users_read")));
     }
+    if ctx.can(Permission::ResourceManage) {
+        tasks.push(("/catalogue/new", ctx.t("cat.register")));
+    }
+    tasks.push(("/catalogue", ctx.t("cat.title")));
+    if ctx.can(Permission::NegativeListDecide) {
+        tasks.push(("/negative-list", ctx.t("neg.requests")));
+    }
     if ctx.can(Permission::LedgerRead) {
         tasks.push(("/ledger", ctx.t("task.ledger")));
     }

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod catalogue;
 pub mod home;
 pub mod ledger;
 pub mod login;
@@ -188,6 +189,8 @@ pub fn layout(ctx: &PageCtx, title: &str, body: Markup) -> Markup {
                     a.brand href="/" { (ctx.t("app.name")) }
                     nav {
                         a href="/" { (ctx.t("nav.home")) }
+                        a href="/catalogue" { (ctx.t("nav.catalogue")) }
+                        a href="/negative-list" { (ctx.t("nav.negative")) }
                         @if ctx.can(Permission::OrgRead) { a href="/admin/orgs" { (ctx.t("nav.orgs")) } }
                         @if ctx.can(Permission::UserRead) { a href="/admin/users" { (ctx.t("nav.users")) } }
                         @if ctx.can(Permission::LedgerRead) { a href="/ledger" { (ctx.t("nav.ledger")) } }

@@ -327,6 +327,78 @@ async fn portal_in_chromium(backend: Backend) {
         "no ledger shown"
     );
 
+    click(c, "#logout").await;
+    wait_role(c, "anonymous").await;
+    catalogue_in_browser(c, &app, backend).await;
+
     b.stop().await;
     app.stop().await;
+}
+
+/// A department registers and grades a resource; the data authority
+/// confirms it; the negative list goes from request to publication.
+async fn catalogue_in_browser(c: &Client, app: &App, backend: Backend) {
+    login(c, app, "fgw").await;
+    wait_role(c, "source_department").await;
+    c.goto(&format!("{}/catalogue/new", app.base))
+        .await
+        .expect("new");
+    fill(c, "#r_name", "企业信用信息").await;
+    fill(c, "#r_description", "全市企业公共信用信息").await;
+    fill(c, "#r_source_system", "信用信息共享平台").await;
+    fill(c, "#r_standard", "GB/T 22117-2018").await;
+    fill(c, "#r_contact", "信用科").await;
+    fill(c, "input[name='f0_name']", "credit_code").await;
+    fill(c, "input[name='f0_label']", "统一社会信用代码").await;
+    click(c, "input[name='f0_key']").await;
+    fill(c, "input[name='f1_name']", "credit_level").await;
+    fill(c, "input[name='f1_label']", "信用等级").await;
+    click(c, "select[name='f1_grade'] option[value='important']").await;
+    fill(c, "#r_reason", "企业信用评价结果").await;
+    click(c, "#submit-resource").await;
+    let code = eventually(c, "#resource-code", |t| t.starts_with("360200-XY-")).await;
+    assert!(text(c, "#gradings").await.contains("proposed"));
+    screenshot(c, &format!("{backend:?}-resource")).await;
+    click(c, "#logout").await;
+    wait_role(c, "anonymous").await;
+
+    // The data authority confirms the important grade.
+    login(c, app, "sjj").await;
+    wait_role(c, "data_authority").await;
+    c.goto(&format!("{}/catalogue", app.base))
+        .await
+        .expect("catalogue");
+    click(c, &format!("tr[data-code='{code}'] a")).await;
+    fill(c, "#gradings input[name='note']", "依据充分").await;
+    click(c, "#gradings button.confirm").await;
+    eventually(c, "#resource-grade", |t| t.contains("重要数据")).await;
+    click(c, "#logout").await;
+    wait_role(c, "anonymous").await;
+
+    // The department asks for the negative list; the authority approves.
+    login(c, app, "fgw").await;
+    wait_role(c, "source_department").await;
+    c.goto(&format!("{}/catalogue", app.base))
+        .await
+        .expect("catalogue");
+    click(c, &format!("tr[data-code='{code}'] a")).await;
+    fill(c, "#legal_basis", "《中华人民共和国数据安全法》第二十一条").await;
+    click(c, "#request-negative").await;
+    eventually(c, "#flash", |t| t.contains("已完成")).await;
+    click(c, "#logout").await;
+    wait_role(c, "anonymous").await;
+    login(c, app, "sjj").await;
+    wait_role(c, "data_authority").await;
+    c.goto(&format!("{}/negative-list", app.base))
+        .await
+        .expect("negative list");
+    click(c, "#negative-requests button.approve").await;
+    eventually(c, "#negative-published", |t| t.contains(&code)).await;
+    click(c, "#logout").await;
+    wait_role(c, "anonymous").await;
+    // The public reads the published list without signing in.
+    c.goto(&format!("{}/negative-list", app.base))
+        .await
+        .expect("public list");
+    eventually(c, "#negative-published", |t| t.contains(&code)).await;
 }
