@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod catalogue;
+pub mod data;
 pub mod ledger;
 mod schema;
 pub mod testing;

@@ -10,6 +10,7 @@ use crate::{Backend, StoreResult};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_foundation.sql")),
     (2, include_str!("../migrations/0002_catalogue.sql")),
+    (3, include_str!("../migrations/0003_data_versions.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

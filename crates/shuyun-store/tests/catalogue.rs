@@ -447,3 +447,114 @@ async fn negative_list_and_consent(backend: Backend) {
     w.store.close().await;
     w.db.cleanup().await;
 }
+
+mod data_versions {
+    use super::*;
+    use shuyun_store::data::AcceptedLoad;
+
+    async fn versions(backend: Backend) {
+        let w = world(backend).await;
+        let division = "360200".parse().expect("d");
+        let r = w
+            .store
+            .register_resource(&w.dept, &division, new_resource(Grade::General4, true), T0)
+            .await
+            .expect("register");
+        let e = w
+            .store
+            .prepare_load(&w.other_dept, r.id)
+            .await
+            .expect_err("not owner");
+        assert_eq!(e.into_domain().code, ErrorCode::Forbidden);
+        let load = |v: i64| AcceptedLoad {
+            version: v,
+            grading_version: 1,
+            format: "csv".into(),
+            original_name: "企业.csv".into(),
+            rows: 10 * v,
+            bytes: 1000,
+            sm3: format!("{v:064x}"),
+            path: format!("resources/{}/v{v}.parquet", r.id),
+        };
+        assert_eq!(
+            w.store.prepare_load(&w.dept, r.id).await.expect("prep"),
+            (1, 1)
+        );
+        w.store
+            .record_load(&w.dept, r.id, load(1), T0)
+            .await
+            .expect("v1");
+        assert_eq!(
+            w.store.prepare_load(&w.dept, r.id).await.expect("prep").0,
+            2
+        );
+        w.store
+            .record_load(&w.dept, r.id, load(2), T0 + 1)
+            .await
+            .expect("v2");
+        let rej = w
+            .store
+            .record_rejection(
+                &w.dept,
+                r.id,
+                "坏.csv",
+                5,
+                2,
+                "row,field,reason\n3,credit_code,bad\n",
+                T0 + 2,
+            )
+            .await
+            .expect("rej");
+        assert_eq!(
+            w.store
+                .current_data(r.id)
+                .await
+                .expect("c")
+                .expect("some")
+                .version,
+            2,
+            "a rejection changes nothing"
+        );
+        assert!(
+            w.store
+                .rejection_report(r.id, rej.id)
+                .await
+                .expect("report")
+                .contains("credit_code")
+        );
+        w.store
+            .make_current(&w.dept, r.id, 1, T0 + 3)
+            .await
+            .expect("back to v1");
+        let vs = w.store.data_versions(r.id).await.expect("vs");
+        assert_eq!(
+            vs.iter()
+                .filter(|v| v.current)
+                .map(|v| v.version)
+                .collect::<Vec<_>>(),
+            vec![1]
+        );
+        assert_eq!(
+            w.store
+                .make_current(&w.dept, r.id, 1, T0 + 4)
+                .await
+                .expect_err("again")
+                .into_domain()
+                .code,
+            ErrorCode::Conflict
+        );
+        assert!(w.store.verify_ledger().await.expect("verify").ok());
+        w.store.close().await;
+        w.db.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        versions(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        versions(Backend::Postgres).await;
+    }
+}
