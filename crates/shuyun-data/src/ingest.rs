@@ -1,0 +1,400 @@
+//! The ingest engine: a department's upload (CSV in UTF-8 or GB18030, JSON
+//! lines, or Parquet) is validated row by row against the resource's
+//! [`Schema`] and stored as one Parquet file — all or nothing.
+//!
+//! Parsing and validation run on a blocking thread; Parquet encoding and the
+//! upload run on the calling task, so the two overlap on two cores. Output is
+//! streamed through a temporary object next to `dest` (`dest` +
+//! `.partial-<random>`) and renamed onto `dest` only when every row was
+//! valid; on any rejection or error the temporary object is removed and an
+//! existing object at `dest` is left as it was.
+//!
+//! Memory stays bounded whatever the input size: one chunk queue, one record
+//! batch being built, the Parquet row group being encoded, and — the only
+//! per-row state — a 128-bit hash and row number per row for key uniqueness.
+//!
+//! Parquet input needs random access: [`ingest`] spools it to a temporary
+//! file (removed afterwards) before reading it.
+
+mod csv;
+mod keys;
+mod read;
+mod validate;
+mod value;
+
+/// Proleptic Gregorian day arithmetic (days since 1970-01-01).
+pub mod civil {
+    pub use super::value::{civil_from_days, days_from_civil};
+}
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use bytes::Bytes;
+use object_store::buffered::BufWriter;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use parquet::arrow::AsyncArrowWriter;
+use parquet::arrow::async_writer::AsyncFileWriter;
+use parquet::basic::Compression;
+use parquet::errors::ParquetError;
+use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
+use shuyun_domain::catalogue::Schema;
+use sm3::{Digest, Sm3};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+pub use validate::{TIMESTAMP_TZ, arrow_schema, arrow_type};
+
+use read::{ChunkReader, ParseEnd};
+use validate::Validator;
+
+/// The format of an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    Csv(TextEncoding),
+    /// One JSON object per line (UTF-8).
+    JsonLines,
+    Parquet,
+}
+
+/// The text encoding of a CSV upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextEncoding {
+    Utf8,
+    Gb18030,
+    /// UTF-8 if the file starts with a UTF-8 BOM or its first 64 KiB are
+    /// valid UTF-8, else GB18030. (Invalid UTF-8 later in a file detected as
+    /// UTF-8 is then reported row by row.)
+    Auto,
+}
+
+/// A successful ingest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestOutcome {
+    pub rows: u64,
+    /// Size of the stored Parquet file.
+    pub bytes: u64,
+    /// SM3 of the stored Parquet file.
+    pub sm3: [u8; 32],
+    pub path: Path,
+    /// Empty values per field, in schema order.
+    pub null_counts: Vec<(String, u64)>,
+}
+
+/// One reason to reject an upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// 1-based data row: CSV records after the header (blank lines are not
+    /// counted), JSON lines by line number, Parquet rows in file order; 0 for
+    /// the file as a whole (header, format).
+    pub row: u64,
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+/// Why an upload was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectionReport {
+    /// The first 1000 errors.
+    pub errors: Vec<RowError>,
+    /// All errors found (reading stops after 100,000).
+    pub total_errors: u64,
+    /// Data rows read.
+    pub rows_read: u64,
+}
+
+impl RejectionReport {
+    /// The errors as CSV (`row,field,reason`), UTF-8 with a BOM so that
+    /// Excel shows Chinese correctly.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("\u{feff}row,field,reason\r\n");
+        for e in &self.errors {
+            out.push_str(&e.row.to_string());
+            out.push(',');
+            out.push_str(&csv_quote(e.field.as_deref().unwrap_or("")));
+            out.push(',');
+            out.push_str(&csv_quote(&e.reason));
+            out.push_str("\r\n");
+        }
+        out
+    }
+}
+
+/// Quotes a CSV value when it needs it. Values starting with `=`, `+`, `-`
+/// or `@` get a leading apostrophe so that spreadsheets do not run them as
+/// formulas.
+fn csv_quote(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// Why an ingest failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    /// The input is invalid; nothing was stored.
+    #[error("the upload was rejected: {} error(s)", .0.total_errors)]
+    Rejected(RejectionReport),
+    /// Reading the input or writing to storage failed; nothing was stored.
+    #[error("ingest failed: {0}")]
+    Io(String),
+}
+
+/// Rows per Parquet row group: bounds the writer's memory.
+const ROW_GROUP_ROWS: usize = 256 * 1024;
+/// Input chunk size and queue depth (chunks and batches).
+const CHUNK_BYTES: usize = 256 << 10;
+const QUEUE: usize = 4;
+
+/// Forwards Parquet output to object storage, hashing it with SM3.
+struct HashingWriter {
+    inner: BufWriter,
+    hasher: Sm3,
+    bytes: u64,
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+impl AsyncFileWriter for HashingWriter {
+    fn write(&mut self, bs: Bytes) -> BoxFuture<'_, parquet::errors::Result<()>> {
+        self.hasher.update(&bs);
+        self.bytes += bs.len() as u64;
+        Box::pin(async move {
+            self.inner
+                .put(bs)
+                .await
+                .map_err(|e| ParquetError::External(Box::new(e)))
+        })
+    }
+
+    fn complete(&mut self) -> BoxFuture<'_, parquet::errors::Result<()>> {
+        Box::pin(async move {
+            self.inner
+                .shutdown()
+                .await
+                .map_err(|e| ParquetError::External(Box::new(e)))
+        })
+    }
+}
+
+/// A unique temporary name next to `dest`.
+fn partial_path(dest: &Path) -> Path {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::hash::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    Path::from(format!("{dest}.partial-{:016x}", h.finish()))
+}
+
+/// A spooled copy of a Parquet upload, removed on drop.
+struct Spool(std::path::PathBuf);
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+async fn spool<R: AsyncRead + Unpin>(mut input: R) -> Result<(Spool, std::fs::File), IngestError> {
+    let p = std::env::temp_dir().join(format!(
+        "shuyun-ingest-{}.parquet",
+        partial_path(&Path::from("x"))
+            .as_ref()
+            .trim_start_matches("x.partial-")
+    ));
+    let guard = Spool(p.clone());
+    let io_err = |e: io::Error| IngestError::Io(format!("spooling the Parquet upload failed: {e}"));
+    let mut f = tokio::fs::File::create(&p).await.map_err(io_err)?;
+    tokio::io::copy(&mut input, &mut f).await.map_err(io_err)?;
+    f.flush().await.map_err(io_err)?;
+    drop(f);
+    let file = std::fs::File::open(&p).map_err(io_err)?;
+    Ok((guard, file))
+}
+
+/// Validates `input` against `schema` and stores it as Parquet at `dest`.
+///
+/// All or nothing: on `Err` nothing new is left in `store` (an object already
+/// at `dest` is untouched). `dest` comes from the caller, never from the
+/// input. See the module documentation for memory and format details.
+pub async fn ingest<R: AsyncRead + Unpin + Send>(
+    input: R,
+    format: InputFormat,
+    schema: &Schema,
+    store: Arc<dyn ObjectStore>,
+    dest: &Path,
+) -> Result<IngestOutcome, IngestError> {
+    let mut v = Validator::new(schema);
+    let tmp = partial_path(dest);
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+    // A single key column is unique: dictionary encoding cannot help it.
+    if let [only] = schema.key_fields().collect::<Vec<_>>()[..] {
+        props = props
+            .set_column_dictionary_enabled(ColumnPath::from(only.name.as_str().to_string()), false);
+    }
+    let props = props.build();
+    let hw = HashingWriter {
+        inner: BufWriter::new(store.clone(), tmp.clone()),
+        hasher: Sm3::new(),
+        bytes: 0,
+    };
+    let mut writer = AsyncArrowWriter::try_new(hw, v.schema(), Some(props))
+        .map_err(|e| IngestError::Io(format!("cannot start the Parquet writer: {e}")))?;
+
+    let (batch_tx, mut batch_rx) = mpsc::channel::<RecordBatch>(QUEUE);
+    let (chunk_tx, chunk_rx) = mpsc::channel::<io::Result<Bytes>>(QUEUE);
+    let (spooled, feed_input) = match format {
+        InputFormat::Parquet => (Some(spool(input).await?), None),
+        _ => (None, Some(input)),
+    };
+    let parser = tokio::task::spawn_blocking(move || {
+        let end = match spooled {
+            Some((_guard, file)) => read::parse_parquet(file, &mut v, &batch_tx),
+            None => read::parse_text(format, ChunkReader::new(chunk_rx), &mut v, &batch_tx),
+        };
+        (end, v)
+    });
+
+    let feed = async move {
+        let Some(mut input) = feed_input else { return };
+        loop {
+            let mut buf = Vec::with_capacity(CHUNK_BYTES);
+            match input.read_buf(&mut buf).await {
+                Ok(0) => return,
+                Ok(_) => {
+                    if chunk_tx.send(Ok(Bytes::from(buf))).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = chunk_tx.send(Err(e)).await;
+                    return;
+                }
+            }
+        }
+    };
+    let write = async {
+        while let Some(batch) = batch_rx.recv().await {
+            writer
+                .write(&batch)
+                .await
+                .map_err(|e| format!("writing to storage failed: {e}"))?;
+        }
+        Ok::<(), String>(())
+    };
+    let ((), written) = tokio::join!(feed, write);
+    let (end, v) = parser
+        .await
+        .map_err(|e| IngestError::Io(format!("the ingest worker failed: {e}")))?;
+
+    let failure = match (end, written) {
+        (ParseEnd::Rejected, _) => Some(IngestError::Rejected(RejectionReport {
+            errors: v.errors.clone(),
+            total_errors: v.total_errors,
+            rows_read: v.rows,
+        })),
+        (ParseEnd::Io(e), _) => Some(IngestError::Io(e)),
+        (_, Err(e)) => Some(IngestError::Io(e)),
+        (ParseEnd::WriterGone, Ok(())) => Some(IngestError::Io("the writer stopped".into())),
+        (ParseEnd::Done, Ok(())) => None,
+    };
+    if let Some(err) = failure {
+        let mut hw = writer.into_inner();
+        let _ = hw.inner.abort().await;
+        remove(&*store, &tmp).await;
+        return Err(err);
+    }
+    let finished = writer.finish().await;
+    let hw = writer.into_inner();
+    if let Err(e) = finished {
+        remove(&*store, &tmp).await;
+        return Err(IngestError::Io(format!(
+            "finishing the Parquet file failed: {e}"
+        )));
+    }
+    if let Err(e) = store.rename(&tmp, dest).await {
+        remove(&*store, &tmp).await;
+        return Err(IngestError::Io(format!(
+            "moving the file into place failed: {e}"
+        )));
+    }
+    let names = v.names().to_vec();
+    Ok(IngestOutcome {
+        rows: v.rows,
+        bytes: hw.bytes,
+        sm3: hw.hasher.finalize().into(),
+        path: dest.clone(),
+        null_counts: names
+            .into_iter()
+            .zip(v.null_counts.iter().copied())
+            .collect(),
+    })
+}
+
+/// Removes a temporary object; a missing one is fine.
+async fn remove(store: &dyn ObjectStore, p: &Path) {
+    let _ = store.delete(p).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_csv_quotes_and_bom() {
+        let r = RejectionReport {
+            errors: vec![
+                RowError {
+                    row: 0,
+                    field: None,
+                    reason: "missing column 'a'".into(),
+                },
+                RowError {
+                    row: 3,
+                    field: Some("name".into()),
+                    reason: "'x,\"y\"' 不是整数".into(),
+                },
+                RowError {
+                    row: 4,
+                    field: Some("n".into()),
+                    reason: "=cmd()".into(),
+                },
+            ],
+            total_errors: 3,
+            rows_read: 4,
+        };
+        assert_eq!(
+            r.to_csv(),
+            "\u{feff}row,field,reason\r\n0,,missing column 'a'\r\n3,name,\"'x,\"\"y\"\"' 不是整数\"\r\n4,n,'=cmd()\r\n"
+        );
+    }
+
+    #[test]
+    fn partial_paths_are_siblings() {
+        let d = Path::from("res/1/v2.parquet");
+        let p = partial_path(&d);
+        assert!(p.as_ref().starts_with("res/1/v2.parquet.partial-"));
+        assert_ne!(p, partial_path(&d));
+    }
+}

@@ -1,0 +1,307 @@
+//! Row validation against a [`Schema`] and column building: every input
+//! format turns its rows into [`Cell`]s and hands them to a [`Validator`],
+//! which checks types, nullability and key uniqueness and builds Arrow
+//! record batches in the output schema.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
+    TimestampMillisecondBuilder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, SchemaRef, TimeUnit};
+use shuyun_domain::catalogue::{FieldType, Schema};
+
+use super::RowError;
+use super::keys::{KeyHasher, KeySet};
+use super::value::{Cell, convert};
+
+/// Rows per output record batch.
+pub(crate) const BATCH_ROWS: usize = 8192;
+/// Row errors kept in a rejection report.
+pub(crate) const KEPT_ERRORS: usize = 1000;
+/// Reading stops after this many row errors.
+pub(crate) const MAX_ERRORS: u64 = 100_000;
+/// The time zone of stored timestamps.
+pub const TIMESTAMP_TZ: &str = "+08:00";
+
+/// The Arrow type a field is stored as.
+pub fn arrow_type(ty: FieldType) -> DataType {
+    match ty {
+        FieldType::String => DataType::Utf8,
+        FieldType::Int64 | FieldType::Fen => DataType::Int64,
+        FieldType::Float64 => DataType::Float64,
+        FieldType::Bool => DataType::Boolean,
+        FieldType::Date => DataType::Date32,
+        FieldType::Timestamp => {
+            DataType::Timestamp(TimeUnit::Millisecond, Some(TIMESTAMP_TZ.into()))
+        }
+    }
+}
+
+/// The Arrow schema of the stored Parquet file: one column per field in
+/// schema order, with the field's label, grade, personal-information tag
+/// (and unit, if any) as metadata (`shuyun.label`, `shuyun.grade`,
+/// `shuyun.pi`, `shuyun.unit`).
+pub fn arrow_schema(schema: &Schema) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let mut meta = HashMap::from([
+                ("shuyun.label".to_string(), f.label.clone()),
+                ("shuyun.grade".to_string(), f.grade.as_str().to_string()),
+                ("shuyun.pi".to_string(), f.pi.as_str().to_string()),
+            ]);
+            if let Some(unit) = &f.unit {
+                meta.insert("shuyun.unit".to_string(), unit.clone());
+            }
+            Field::new(f.name.as_str(), arrow_type(f.field_type), f.nullable).with_metadata(meta)
+        })
+        .collect();
+    Arc::new(arrow_schema::Schema::new(fields))
+}
+
+enum Col {
+    Str(StringBuilder),
+    I64(Int64Builder),
+    F64(Float64Builder),
+    Bool(BooleanBuilder),
+    Date(Date32Builder),
+    Ts(TimestampMillisecondBuilder),
+}
+
+impl Col {
+    fn new(ty: FieldType) -> Self {
+        let n = BATCH_ROWS;
+        match ty {
+            FieldType::String => Col::Str(StringBuilder::with_capacity(n, n * 16)),
+            FieldType::Int64 | FieldType::Fen => Col::I64(Int64Builder::with_capacity(n)),
+            FieldType::Float64 => Col::F64(Float64Builder::with_capacity(n)),
+            FieldType::Bool => Col::Bool(BooleanBuilder::with_capacity(n)),
+            FieldType::Date => Col::Date(Date32Builder::with_capacity(n)),
+            FieldType::Timestamp => {
+                Col::Ts(TimestampMillisecondBuilder::with_capacity(n).with_timezone(TIMESTAMP_TZ))
+            }
+        }
+    }
+
+    fn append(&mut self, c: Cell<'_>) {
+        match (self, c) {
+            (Col::Str(b), Cell::Str(s) | Cell::Text(s)) => b.append_value(s),
+            (Col::I64(b), Cell::I64(v)) => b.append_value(v),
+            (Col::F64(b), Cell::F64(v)) => b.append_value(v),
+            (Col::Bool(b), Cell::Bool(v)) => b.append_value(v),
+            (Col::Date(b), Cell::Date(v)) => b.append_value(v),
+            (Col::Ts(b), Cell::TsMs(v)) => b.append_value(v),
+            (Col::Str(b), _) => b.append_null(),
+            (Col::I64(b), _) => b.append_null(),
+            (Col::F64(b), _) => b.append_null(),
+            (Col::Bool(b), _) => b.append_null(),
+            (Col::Date(b), _) => b.append_null(),
+            (Col::Ts(b), _) => b.append_null(),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Col::Str(b) => Arc::new(b.finish()),
+            Col::I64(b) => Arc::new(b.finish()),
+            Col::F64(b) => Arc::new(b.finish()),
+            Col::Bool(b) => Arc::new(b.finish()),
+            Col::Date(b) => Arc::new(b.finish()),
+            Col::Ts(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Validates rows and builds batches. Once any error is found it stops
+/// building (the file will be rejected) and only keeps validating.
+///
+/// Memory: the builders hold at most one batch; key uniqueness keeps 128
+/// bits per row (see [`KeySet`]) — the only per-row state.
+pub(crate) struct Validator {
+    names: Vec<String>,
+    types: Vec<FieldType>,
+    nullable: Vec<bool>,
+    is_key: Vec<bool>,
+    key_label: String,
+    schema: SchemaRef,
+    cols: Vec<Col>,
+    in_batch: usize,
+    keys: KeySet,
+    key_seed: (u64, u64),
+    pub(crate) null_counts: Vec<u64>,
+    pub(crate) rows: u64,
+    pub(crate) errors: Vec<RowError>,
+    pub(crate) total_errors: u64,
+}
+
+impl Validator {
+    pub(crate) fn new(schema: &Schema) -> Self {
+        let f = schema.fields();
+        let key_names: Vec<&str> = schema.key_fields().map(|k| k.name.as_str()).collect();
+        Self {
+            names: f.iter().map(|x| x.name.as_str().to_string()).collect(),
+            types: f.iter().map(|x| x.field_type).collect(),
+            nullable: f.iter().map(|x| x.nullable).collect(),
+            is_key: f.iter().map(|x| x.key).collect(),
+            key_label: key_names.join(","),
+            schema: arrow_schema(schema),
+            cols: f.iter().map(|x| Col::new(x.field_type)).collect(),
+            in_batch: 0,
+            keys: KeySet::new(),
+            key_seed: (
+                RandomState::new().hash_one(1u8),
+                RandomState::new().hash_one(2u8),
+            ),
+            null_counts: vec![0; f.len()],
+            rows: 0,
+            errors: Vec::new(),
+            total_errors: 0,
+        }
+    }
+
+    pub(crate) fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    pub(crate) fn types(&self) -> &[FieldType] {
+        &self.types
+    }
+
+    pub(crate) fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    pub(crate) fn failed(&self) -> bool {
+        self.total_errors > 0
+    }
+
+    /// Whether reading should stop (too many errors).
+    pub(crate) fn exhausted(&self) -> bool {
+        self.total_errors >= MAX_ERRORS
+    }
+
+    pub(crate) fn error(&mut self, row: u64, field: Option<&str>, reason: impl Into<String>) {
+        self.total_errors += 1;
+        if self.errors.len() < KEPT_ERRORS {
+            self.errors.push(RowError {
+                row,
+                field: field.map(str::to_string),
+                reason: reason.into(),
+            });
+        }
+    }
+
+    /// Validates one row whose cell for schema field `i` is `cell(i)`, and
+    /// returns a full batch when one is ready. Call [`Self::count_row`]
+    /// instead for a row rejected as a whole (e.g. ragged).
+    pub(crate) fn push_row<'a>(
+        &mut self,
+        row: u64,
+        mut cell: impl FnMut(usize) -> Cell<'a>,
+    ) -> Option<RecordBatch> {
+        self.rows += 1;
+        let mut ok = true;
+        let mut kh = KeyHasher::new(self.key_seed);
+        for i in 0..self.types.len() {
+            match convert(self.types[i], cell(i)) {
+                Ok(Cell::Null) if !self.nullable[i] => {
+                    ok = false;
+                    let name = self.names[i].clone();
+                    self.error(row, Some(&name), "empty value in a required field");
+                }
+                Ok(v) => {
+                    if matches!(v, Cell::Null) {
+                        self.null_counts[i] += 1;
+                    }
+                    if self.is_key[i] {
+                        hash_cell(&v, &mut kh);
+                    }
+                    if !self.failed() {
+                        self.cols[i].append(v);
+                    }
+                }
+                Err(reason) => {
+                    ok = false;
+                    let name = self.names[i].clone();
+                    self.error(row, Some(&name), reason);
+                }
+            }
+        }
+        if ok
+            && !self.key_label.is_empty()
+            && let Some(first) = self.keys.insert(kh.finish(), row)
+        {
+            let label = self.key_label.clone();
+            self.error(
+                row,
+                Some(&label),
+                format!("duplicate key ({label}): the same value as row {first}"),
+            );
+        }
+        if self.failed() {
+            return None;
+        }
+        self.in_batch += 1;
+        (self.in_batch >= BATCH_ROWS)
+            .then(|| self.take_batch())
+            .flatten()
+    }
+
+    /// Counts a row that was rejected before its cells were looked at.
+    pub(crate) fn count_row(&mut self) {
+        self.rows += 1;
+    }
+
+    /// The rows built so far as a batch (none if there are none or the file
+    /// already failed).
+    pub(crate) fn take_batch(&mut self) -> Option<RecordBatch> {
+        if self.in_batch == 0 || self.failed() {
+            return None;
+        }
+        self.in_batch = 0;
+        let cols: Vec<ArrayRef> = self.cols.iter_mut().map(Col::finish).collect();
+        match RecordBatch::try_new(self.schema.clone(), cols) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                self.error(0, None, format!("internal error building a batch: {e}"));
+                None
+            }
+        }
+    }
+}
+
+fn hash_cell(c: &Cell<'_>, h: &mut KeyHasher) {
+    match c {
+        Cell::Null | Cell::Bad(_) => h.word(0),
+        Cell::Text(s) | Cell::Str(s) => {
+            h.word(1);
+            h.bytes(s.as_bytes());
+        }
+        Cell::I64(v) => {
+            h.word(2);
+            h.word(*v as u64);
+        }
+        Cell::F64(v) => {
+            h.word(3);
+            h.word(v.to_bits());
+        }
+        Cell::Bool(v) => {
+            h.word(4);
+            h.word(u64::from(*v));
+        }
+        Cell::Date(v) => {
+            h.word(5);
+            h.word(*v as u64);
+        }
+        Cell::TsMs(v) => {
+            h.word(6);
+            h.word(*v as u64);
+        }
+    }
+}
