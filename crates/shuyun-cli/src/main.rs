@@ -157,7 +157,9 @@ async fn run_server(cfg: Config, demo: bool) -> Result<(), String> {
         .division_code
         .parse()
         .map_err(|e: shuyun_domain::DomainError| e.message)?;
-    let state = AppState::new(store.clone(), clock, cfg.secure_cookies).with_division(division);
+    let objects = shuyun_server::open_objects(&cfg)?;
+    let state =
+        AppState::new(store.clone(), objects, clock, cfg.secure_cookies).with_division(division);
     shuyun_server::serve(listener, state, shuyun_server::shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;

@@ -65,10 +65,18 @@ pub struct AppState {
     pub openapi: Arc<serde_json::Value>,
     /// Administrative division of this platform (in resource identifiers).
     pub division: shuyun_domain::DivisionCode,
+    /// Where resource data lives (Parquet objects): the local data directory
+    /// or an S3-compatible store.
+    pub objects: Arc<dyn object_store::ObjectStore>,
 }
 
 impl AppState {
-    pub fn new(store: Store, clock: Clock, secure_cookies: bool) -> Self {
+    pub fn new(
+        store: Store,
+        objects: Arc<dyn object_store::ObjectStore>,
+        clock: Clock,
+        secure_cookies: bool,
+    ) -> Self {
         Self {
             store,
             clock,
@@ -77,6 +85,7 @@ impl AppState {
             secure_cookies,
             openapi: Arc::new(routes::openapi()),
             division: shuyun_domain::DivisionCode::jingdezhen(),
+            objects,
         }
     }
 
@@ -93,6 +102,8 @@ impl AppState {
 
 /// Largest accepted request body (JSON or form).
 pub const BODY_LIMIT: usize = 256 * 1024;
+/// Largest data upload; the body is streamed, never held in memory.
+pub const UPLOAD_LIMIT: usize = 8 << 30;
 
 async fn headers_and_log(
     state: axum::extract::State<AppState>,
@@ -235,6 +246,15 @@ pub async fn open_store(cfg: &Config) -> Result<Store, String> {
     )
     .await
     .map_err(|e| format!("cannot open the database: {e}"))
+}
+
+/// The object store for resource data under `<data_dir>/objects`.
+pub fn open_objects(cfg: &Config) -> Result<Arc<dyn object_store::ObjectStore>, String> {
+    let dir = cfg.data_dir.join("objects");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir)
+        .map_err(|e| format!("cannot open the object store at {}: {e}", dir.display()))?;
+    Ok(Arc::new(fs))
 }
 
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -107,7 +107,8 @@ fn page(m: Method, path: &'static str, perm: Permission, h: MethodRouter<AppStat
 pub fn table() -> Vec<Route> {
     use Method as M;
     use Permission as P;
-    use api::{auth as au, catalogue as cat, ledger as lg, orgs, system as sys, tokens as tk, users as us};
+    use shuyun_store::data::{DataVersion, Rejection};
+    use api::{auth as au, catalogue as cat, data as dt, ledger as lg, orgs, system as sys, tokens as tk, users as us};
     use shuyun_store::catalogue::{ConsentRecord, Grading, NegativeEntry, NewGrading, NewResource, Resource};
     use shuyun_store::accounts::{ApiToken, IssuedToken, NewOrg, NewUser, Org, User};
     use shuyun_store::ledger::CheckpointView;
@@ -169,6 +170,12 @@ pub fn table() -> Vec<Route> {
         api(M::POST, "/api/v1/negative-list/{id}/withdraw", P::Authenticated, post(cat::withdraw_negative)).doc("catalogue", "Withdraw a request or lift an entry (owner or data authority)").body::<cat::Decision>().resp::<NegativeEntry>(),
         api(M::POST, "/api/v1/resources/{id}/consents", P::ResourceManage, post(cat::record_consent)).doc("catalogue", "Record the providing department's consent or refusal").body::<cat::ConsentBody>().resp::<ConsentRecord>().status(201),
         api(M::GET, "/api/v1/resources/{id}/consents", P::Authenticated, get(cat::consents)).doc("catalogue", "Consent records, newest first").resp::<Vec<ConsentRecord>>(),
+        // Data versions (A5)
+        api(M::POST, "/api/v1/resources/{id}/data", P::ResourceManage, post(dt::upload).layer(axum::extract::DefaultBodyLimit::max(crate::UPLOAD_LIMIT))).doc("data", "Load a new data version: the request body is the file (CSV, JSON lines or Parquet), streamed").query::<dt::LoadQuery>().resp::<DataVersion>().status(201),
+        api(M::GET, "/api/v1/resources/{id}/data", P::Authenticated, get(dt::versions)).doc("data", "Data versions, newest first").resp::<Vec<DataVersion>>(),
+        api(M::POST, "/api/v1/resources/{id}/data/{version}/current", P::ResourceManage, post(dt::make_current)).doc("data", "Make an earlier data version current again").resp::<DataVersion>(),
+        api(M::GET, "/api/v1/resources/{id}/rejections", P::Authenticated, get(dt::rejections)).doc("data", "Rejected loads").resp::<Vec<Rejection>>(),
+        api(M::GET, "/api/v1/resources/{id}/rejections/{rid}/report", P::Authenticated, get(dt::report)).doc("data", "The row-level report of a rejected load (CSV)").text(),
         // Portal pages
         page(M::GET, "/", P::Public, get(ph::home)),
         page(M::GET, "/login", P::Public, get(pn::form)),

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod catalogue;
+pub mod data;
 pub mod ledger;
 pub mod orgs;
 pub mod system;

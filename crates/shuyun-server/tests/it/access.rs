@@ -17,6 +17,7 @@ fn concrete(path: &str) -> String {
     // decided before anything is looked up, and nothing is changed.
     path.replace("{id}", "999999")
         .replace("{version}", "1")
+        .replace("{rid}", "1")
         .replace("{index}", "999999")
         .replace("{lang}", "en")
 }

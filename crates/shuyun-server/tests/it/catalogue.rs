@@ -7,7 +7,7 @@ use shuyun_store::Backend;
 use crate::both_backends;
 use crate::kit::spawn_app;
 
-both_backends!(catalogue_flow);
+both_backends!(catalogue_flow, data_loads);
 
 fn resource(grade: &str, public: bool) -> Value {
     json!({
@@ -168,6 +168,109 @@ async fn catalogue_flow(backend: Backend) {
         .await
         .expect_err("operator");
     assert_eq!(e.code(), Some("forbidden"));
+    assert!(app.store.verify_ledger().await.expect("verify").ok());
+    app.stop().await;
+}
+
+async fn data_loads(backend: Backend) {
+    use reqwest::Method;
+    let app = spawn_app(backend).await;
+    let dept = app.login("fgw").await;
+    let other = app.login("zjj").await;
+    let r: Value = dept
+        .post("/api/v1/resources", &resource("general4", true))
+        .await
+        .expect("register");
+    let id = r["id"].as_i64().expect("id");
+    let good = "credit_code,credit_level,registered_capital\n91360200MA0000001X,A,100000000\n91360202MA0000002Y,B,\n";
+    async fn upload(
+        c: &shuyun_client::Client,
+        id: i64,
+        body: String,
+    ) -> shuyun_client::RawResponse {
+        let path = format!("/api/v1/resources/{id}/data?format=csv&name=%E4%BC%81%E4%B8%9A.csv");
+        c.raw(Method::POST, &path, Some(&body), "text/csv")
+            .await
+            .expect("upload")
+    }
+    let v1 = upload(&dept, id, good.to_string()).await;
+    assert_eq!(v1.status.as_u16(), 201, "{}", v1.body);
+    let v1 = v1.json();
+    assert_eq!(
+        (
+            v1["version"].as_i64(),
+            v1["rows"].as_i64(),
+            v1["current"].as_bool()
+        ),
+        (Some(1), Some(2), Some(true))
+    );
+    assert_eq!(v1["original_name"], "企业.csv");
+    assert_eq!(v1["sm3"].as_str().map(str::len), Some(64));
+    // The stored object is the one whose SM3 the ledger holds.
+    let stored =
+        std::fs::read(app.objects_dir.join(v1["path"].as_str().expect("path"))).expect("object");
+    assert_eq!(
+        hex::encode(shuyun_ledger::sm3(&stored)),
+        v1["sm3"].as_str().expect("sm3")
+    );
+
+    // A bad file: rejected with row numbers, the current version unchanged.
+    let bad = "credit_code,credit_level,registered_capital\n91360200MA0000003Z,A,abc\n,B,5\n91360200MA0000001X,A,1\n91360200MA0000001X,A,2\n";
+    let r = upload(&dept, id, bad.to_string()).await;
+    assert_eq!(r.status.as_u16(), 422, "{}", r.body);
+    let detail = r.json()["detail"].as_str().expect("detail").to_string();
+    assert!(detail.contains("current version is unchanged"), "{detail}");
+    let rejections: Vec<Value> = dept
+        .get(&format!("/api/v1/resources/{id}/rejections"))
+        .await
+        .expect("rejections");
+    let rid = rejections[0]["id"].as_i64().expect("rid");
+    let report = dept
+        .raw(
+            Method::GET,
+            &format!("/api/v1/resources/{id}/rejections/{rid}/report"),
+            None,
+            "",
+        )
+        .await
+        .expect("report");
+    assert!(report.content_type.starts_with("text/csv"));
+    assert!(
+        report.body.contains("\n1,registered_capital,"),
+        "{}",
+        report.body
+    );
+    assert!(report.body.contains("\n2,credit_code,"), "{}", report.body);
+    let versions: Vec<Value> = dept
+        .get(&format!("/api/v1/resources/{id}/data"))
+        .await
+        .expect("versions");
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0]["current"], true);
+
+    // Another department cannot load; a second good version; back to v1.
+    let r = upload(&other, id, good.to_string()).await;
+    assert_eq!(r.status.as_u16(), 403);
+    let v2 = upload(&dept, id, good.to_string()).await;
+    assert_eq!(v2.status.as_u16(), 201);
+    let back: Value = dept
+        .post(
+            &format!("/api/v1/resources/{id}/data/1/current"),
+            &json!({}),
+        )
+        .await
+        .expect("current");
+    assert_eq!(back["current"], true);
+    let e = dept
+        .raw(
+            Method::POST,
+            &format!("/api/v1/resources/{id}/data?format=xml"),
+            Some("x"),
+            "text/plain",
+        )
+        .await
+        .expect("fmt");
+    assert_eq!(e.status.as_u16(), 422);
     assert!(app.store.verify_ledger().await.expect("verify").ok());
     app.stop().await;
 }

@@ -17,6 +17,7 @@ pub struct App {
     pub base: String,
     pub store: Store,
     offset: Arc<AtomicI64>,
+    pub objects_dir: std::path::PathBuf,
     db: Option<TestDb>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -49,6 +50,7 @@ impl App {
         if let Some(db) = self.db.take() {
             db.cleanup().await;
         }
+        let _ = std::fs::remove_dir_all(&self.objects_dir);
     }
 }
 
@@ -70,7 +72,15 @@ pub async fn spawn_app(backend: Backend) -> App {
     shuyun_server::demo::seed(&store, clock.now())
         .await
         .expect("seed");
-    let state = AppState::new(store.clone(), clock, false);
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    let objects_dir =
+        std::env::temp_dir().join(format!("shuyun-objects-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&objects_dir).expect("objects dir");
+    let objects: Arc<dyn object_store::ObjectStore> = Arc::new(
+        object_store::local::LocalFileSystem::new_with_prefix(&objects_dir).expect("object store"),
+    );
+    let state = AppState::new(store.clone(), objects, clock, false);
     let _ = state.openapi.clone();
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
@@ -88,6 +98,7 @@ pub async fn spawn_app(backend: Backend) -> App {
         base,
         store,
         offset,
+        objects_dir,
         db: Some(db),
         stop: Some(tx),
         task: Some(task),
