@@ -40,6 +40,10 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Scale of the synthetic pilot data (1.0 = 2,000 persons, 500
+        /// enterprises; larger for benchmarks).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
     },
     /// Start the platform from a configuration file, without demo data.
     Serve {
@@ -123,16 +127,38 @@ fn init_logs(format: &str) {
     }
 }
 
-async fn run_server(cfg: Config, demo: bool) -> Result<(), String> {
+async fn run_server(cfg: Config, demo: Option<f64>) -> Result<(), String> {
     init_logs(&cfg.log_format);
     let store = shuyun_server::open_store(&cfg).await?;
+    let objects = shuyun_server::open_objects(&cfg)?;
+    let division: shuyun_domain::DivisionCode = cfg
+        .division_code
+        .parse()
+        .map_err(|e: shuyun_domain::DomainError| e.message)?;
     let clock = Clock::system();
-    if demo
-        && shuyun_server::demo::seed(&store, clock.now())
+    if let Some(scale) = demo {
+        if !(scale > 0.0 && scale <= 10_000.0) {
+            return Err("--scale is a number above 0 and at most 10000".into());
+        }
+        if shuyun_server::demo::seed(&store, clock.now())
             .await
             .map_err(|e| e.to_string())?
-    {
-        tracing::info!("seeded the Jingdezhen pilot organisations and demo logins");
+        {
+            tracing::info!("seeded the Jingdezhen pilot organisations and demo logins");
+            let n = shuyun_server::demo::seed_pilot(
+                &store,
+                objects.clone(),
+                &division,
+                scale,
+                clock.now(),
+            )
+            .await?;
+            tracing::info!(
+                resources = n,
+                scale,
+                "registered and loaded the pilot resources"
+            );
+        }
     }
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -142,22 +168,17 @@ async fn run_server(cfg: Config, demo: bool) -> Result<(), String> {
         "shuyun is serving on http://{addr}/ (database: {:?})",
         store.backend()
     );
-    if demo {
+    if demo.is_some() {
+        let logins: Vec<&str> = shuyun_server::demo::DEMO_ACCOUNTS
+            .iter()
+            .map(|a| a.0)
+            .collect();
         eprintln!(
             "demo logins (password '{}'): {}",
             shuyun_server::demo::DEMO_PASSWORD,
-            shuyun_server::demo::DEMO_ACCOUNTS
-                .iter()
-                .map(|a| a.0)
-                .collect::<Vec<_>>()
-                .join(", ")
+            logins.join(", ")
         );
     }
-    let division = cfg
-        .division_code
-        .parse()
-        .map_err(|e: shuyun_domain::DomainError| e.message)?;
-    let objects = shuyun_server::open_objects(&cfg)?;
     let state =
         AppState::new(store.clone(), objects, clock, cfg.secure_cookies).with_division(division);
     shuyun_server::serve(listener, state, shuyun_server::shutdown_signal())
@@ -258,12 +279,16 @@ async fn checkpoint(cfg: Config) -> Result<(), String> {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo { source, listen } => match load_config(&source, Some(&listen)) {
-            Ok(cfg) => run_server(cfg, true).await.map(|()| true),
+        Command::Demo {
+            source,
+            listen,
+            scale,
+        } => match load_config(&source, Some(&listen)) {
+            Ok(cfg) => run_server(cfg, Some(scale)).await.map(|()| true),
             Err(e) => Err(e),
         },
         Command::Serve { source } => match load_config(&source, None) {
-            Ok(cfg) => run_server(cfg, false).await.map(|()| true),
+            Ok(cfg) => run_server(cfg, None).await.map(|()| true),
             Err(e) => Err(e),
         },
         Command::Bootstrap {

@@ -197,6 +197,128 @@ pub async fn seed(store: &Store, now_ms: i64) -> StoreResult<bool> {
     Ok(true)
 }
 
+/// Register the pilot's first-batch resources (seed 002 annex 1) for their
+/// departments, confirm the grades that need the data authority, and load
+/// each with deterministic synthetic data scaled by `scale`.
+pub async fn seed_pilot(
+    store: &Store,
+    objects: std::sync::Arc<dyn object_store::ObjectStore>,
+    division: &shuyun_domain::DivisionCode,
+    scale: f64,
+    now_ms: i64,
+) -> Result<usize, String> {
+    use shuyun_domain::catalogue::{Grade, GradeBasis, ImpactDegree, ImpactObject, PiTag};
+    use shuyun_domain::workflow::GradingAction;
+    use shuyun_store::catalogue::{NewResource, Rights};
+    use shuyun_store::data::AcceptedLoad;
+
+    let err = |e: shuyun_store::StoreError| e.into_domain().message;
+    let authority = store
+        .login("sjj", DEMO_PASSWORD, "demo", now_ms)
+        .await
+        .map_err(err)?;
+    let mut sessions = vec![authority.principal.clone()];
+    let mut count = 0;
+    for (i, pr) in shuyun_data::pilot::pilot_resources()
+        .into_iter()
+        .enumerate()
+    {
+        let owner = store
+            .login(pr.owner_username, DEMO_PASSWORD, "demo", now_ms)
+            .await
+            .map_err(err)?
+            .principal;
+        let grade = pr.schema.min_resource_grade();
+        let has_pi = pr.schema.fields().iter().any(|f| f.pi != PiTag::None);
+        let (impact_object, impact_degree) = match (grade >= Grade::Important, has_pi) {
+            (true, true) => (ImpactObject::PersonalRights, ImpactDegree::Serious),
+            (true, false) => (ImpactObject::PublicInterest, ImpactDegree::Serious),
+            (false, true) => (ImpactObject::PersonalRights, ImpactDegree::Moderate),
+            (false, false) => (ImpactObject::OrganisationRights, ImpactDegree::Minor),
+        };
+        let new = NewResource {
+            name: pr.name.into(),
+            description: pr.description.chars().take(2000).collect(),
+            domain: pr.domain,
+            frequency: pr.frequency,
+            source_system: pr.source_system.into(),
+            standard: pr.standard.into(),
+            contact: format!("{}数据专员", owner.org_name),
+            rights: Rights {
+                holder: owner.org_name.clone(),
+                processor: "景德镇市数字经济发展中心".into(),
+                operator: "待授权运营机构".into(),
+            },
+            shared_from_org_id: None,
+            public: true,
+            open_data: grade <= Grade::General2 && !has_pi,
+            schema: pr.schema.clone(),
+            grade: None,
+            basis: GradeBasis {
+                impact_object,
+                impact_degree,
+                reason: pr.description.chars().take(500).collect(),
+            },
+        };
+        let r = store
+            .register_resource(&owner, division, new, now_ms)
+            .await
+            .map_err(err)?;
+        if r.pending_grading.is_some() {
+            store
+                .decide_grading(
+                    &authority.principal,
+                    r.id,
+                    1,
+                    GradingAction::Confirm,
+                    "试点分级经数据局确认",
+                    now_ms,
+                )
+                .await
+                .map_err(err)?;
+        }
+        let mut csv = Vec::new();
+        shuyun_data::pilot::generate_csv(pr.key, scale, 2026 + i as u64, &mut csv)
+            .map_err(|e| e.to_string())?;
+        let (version, grading_version) = store.prepare_load(&owner, r.id).await.map_err(err)?;
+        let dest =
+            object_store::path::Path::from(format!("resources/{}/v{version}.parquet", r.code));
+        let out = shuyun_data::ingest::ingest(
+            std::io::Cursor::new(csv),
+            shuyun_data::ingest::InputFormat::Csv(shuyun_data::ingest::TextEncoding::Utf8),
+            &pr.schema,
+            objects.clone(),
+            &dest,
+        )
+        .await
+        .map_err(|e| format!("pilot data for {}: {e}", pr.key))?;
+        store
+            .record_load(
+                &owner,
+                r.id,
+                AcceptedLoad {
+                    version,
+                    grading_version,
+                    format: "csv".into(),
+                    original_name: format!("{}.csv", pr.key),
+                    rows: i64::try_from(out.rows).unwrap_or(i64::MAX),
+                    bytes: i64::try_from(out.bytes).unwrap_or(i64::MAX),
+                    sm3: hex::encode(out.sm3),
+                    path: out.path.to_string(),
+                },
+                now_ms,
+            )
+            .await
+            .map_err(err)?;
+        sessions.push(owner);
+        count += 1;
+    }
+    for p in &sessions {
+        store.logout(p, now_ms).await.map_err(err)?;
+    }
+    Ok(count)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

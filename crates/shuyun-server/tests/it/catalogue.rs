@@ -7,7 +7,7 @@ use shuyun_store::Backend;
 use crate::both_backends;
 use crate::kit::spawn_app;
 
-both_backends!(catalogue_flow, data_loads);
+both_backends!(catalogue_flow, data_loads, pilot_catalogue);
 
 fn resource(grade: &str, public: bool) -> Value {
     json!({
@@ -271,6 +271,57 @@ async fn data_loads(backend: Backend) {
         .await
         .expect("fmt");
     assert_eq!(e.status.as_u16(), 422);
+    assert!(app.store.verify_ledger().await.expect("verify").ok());
+    app.stop().await;
+}
+
+async fn pilot_catalogue(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let objects: std::sync::Arc<dyn object_store::ObjectStore> = std::sync::Arc::new(
+        object_store::local::LocalFileSystem::new_with_prefix(&app.objects_dir).expect("objects"),
+    );
+    let n = shuyun_server::demo::seed_pilot(
+        &app.store,
+        objects,
+        &"360200".parse().expect("d"),
+        0.2,
+        1_790_000_000_000,
+    )
+    .await
+    .expect("pilot");
+    assert_eq!(n, 14);
+    let authority = app.login("sjj").await;
+    let all: Vec<Value> = authority.get("/api/v1/resources").await.expect("catalogue");
+    assert_eq!(all.len(), 14);
+    let owners: std::collections::BTreeSet<&str> = all
+        .iter()
+        .filter_map(|r| r["owner_org_name"].as_str())
+        .collect();
+    assert_eq!(
+        owners.len(),
+        10,
+        "the ten departments of annex 1: {owners:?}"
+    );
+    for r in &all {
+        assert!(
+            r["grade"].is_string(),
+            "every pilot resource is graded: {r}"
+        );
+        let id = r["id"].as_i64().expect("id");
+        let versions: Vec<Value> = authority
+            .get(&format!("/api/v1/resources/{id}/data"))
+            .await
+            .expect("versions");
+        assert_eq!(versions.len(), 1, "{}", r["name"]);
+        assert!(versions[0]["rows"].as_i64().expect("rows") > 0);
+    }
+    // Personal data is never opened; the person credit resource is important.
+    let person = all
+        .iter()
+        .find(|r| r["name"] == "个人信用信息")
+        .expect("person credit");
+    assert_eq!(person["grade"], "important");
+    assert_eq!(person["open_data"], false);
     assert!(app.store.verify_ledger().await.expect("verify").ok());
     app.stop().await;
 }
