@@ -112,3 +112,74 @@ fn bootstrap_creates_the_first_administrator_once() {
     assert_eq!(c, 0, "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn ingest_loads_a_file_or_prints_its_rejection() {
+    let dir = std::env::temp_dir().join(format!("shuyun-ingest-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.to_str().expect("utf-8 path");
+    let cfg = shuyun_server::Config::from_toml_and_env(&format!("data_dir = {data:?}"), |_| None)
+        .expect("config");
+    let store = shuyun_server::open_store(&cfg).await.expect("store");
+    shuyun_server::demo::seed(&store, 1_790_000_000_000)
+        .await
+        .expect("seed");
+    let objects = shuyun_server::open_objects(&cfg).expect("objects");
+    shuyun_server::demo::seed_pilot(
+        &store,
+        objects,
+        &"360200".parse().expect("d"),
+        0.05,
+        1_790_000_000_000,
+    )
+    .await
+    .expect("pilot");
+    store.close().await;
+
+    // Environmental readings belong to sthjj; write a GB18030 file of them.
+    let good = dir.join("环境.csv");
+    let mut csv = Vec::new();
+    shuyun_data::pilot::generate_csv("env_quality_monthly", 0.05, 7, &mut csv).expect("generate");
+    let text = String::from_utf8(csv).expect("utf-8");
+    let (gb, _, _) = encoding_rs::GB18030.encode(&text);
+    std::fs::write(&good, &gb).expect("write");
+    let run = |user: &str, file: &std::path::Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_shuyun"))
+            .args([
+                "ingest",
+                "--data-dir",
+                data,
+                "--resource",
+                "360200-HJ-000001",
+                "--user",
+                user,
+            ])
+            .arg(file)
+            .env("SHUYUN_PASSWORD", "shuyun-demo-2026")
+            .output()
+            .expect("run");
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (c, out) = run("sthjj", &good);
+    assert_eq!(c, 0, "{out}");
+    assert!(out.contains("as version 2"), "{out}");
+    // Another department is refused; a broken file is rejected with its rows.
+    let (c, out) = run("fgw", &good);
+    assert_eq!(c, 2, "{out}");
+    let bad = dir.join("bad.csv");
+    let header = text.lines().next().expect("header");
+    std::fs::write(&bad, format!("{header}\nnot,enough\n")).expect("write");
+    let (c, out) = run("sthjj", &bad);
+    assert_eq!(c, 1, "{out}");
+    assert!(out.contains("REJECTED") && out.contains("\n  1,"), "{out}");
+    let (c, out) = shuyun(&["ledger", "verify", "--data-dir", data]);
+    assert_eq!(c, 0, "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

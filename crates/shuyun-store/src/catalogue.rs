@@ -459,6 +459,16 @@ impl Store {
         Ok(r)
     }
 
+    /// The id of the resource with a unified identifier.
+    pub async fn resource_id_by_code(&self, code: &str) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT id FROM resources WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| DomainError::not_found(format!("resource {code}")))?;
+        Ok(row.try_get("id")?)
+    }
+
     /// The catalogue as the view may see it, ordered by identifier.
     pub async fn resources(&self, view: CatalogueView) -> StoreResult<Vec<Resource>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -10,8 +10,13 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
-use shuyun_data::ingest::{IngestError, InputFormat, TextEncoding, ingest};
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+use shuyun_data::ingest::{IngestError, InputFormat, RejectionReport, TextEncoding, ingest};
 use shuyun_domain::{DomainError, ErrorCode};
+use shuyun_store::Store;
+use shuyun_store::accounts::Principal;
 use shuyun_store::catalogue::CatalogueView;
 use shuyun_store::data::{AcceptedLoad, DataVersion, Rejection};
 
@@ -73,43 +78,82 @@ fn display_name(name: Option<&str>) -> String {
     }
 }
 
-/// Validate and store an upload; shared by the API and the portal.
-pub async fn load(
-    s: &AppState,
-    caller: &Caller,
+/// Why a load did not produce a version.
+pub enum LoadError {
+    /// Refused before reading (permission, state, bad parameters) or a
+    /// storage failure.
+    Refused(DomainError),
+    /// The file was read and rejected; the report is stored.
+    Rejected {
+        rejection: Rejection,
+        report: RejectionReport,
+    },
+}
+
+impl LoadError {
+    /// The coded error a client sees.
+    pub fn into_domain(self, resource_id: i64) -> DomainError {
+        match self {
+            LoadError::Refused(e) => e,
+            LoadError::Rejected { rejection, report } => {
+                let first = report
+                    .errors
+                    .first()
+                    .map(|e| {
+                        format!(
+                            "; first: row {} {}: {}",
+                            e.row,
+                            e.field.clone().unwrap_or_default(),
+                            e.reason
+                        )
+                    })
+                    .unwrap_or_default();
+                DomainError::new(
+                    ErrorCode::Validation,
+                    format!(
+                        "the file was rejected with {} error(s){first}; the current version is unchanged; report: /api/v1/resources/{resource_id}/rejections/{}/report",
+                        report.total_errors, rejection.id
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// Validate a file against the resource's schema in force and store it as
+/// its next data version, or record the rejection. Shared by the API and
+/// the `shuyun ingest` command.
+#[allow(clippy::too_many_arguments)]
+pub async fn load_reader<R: tokio::io::AsyncRead + Unpin + Send>(
+    store: &Store,
+    objects: Arc<dyn ObjectStore>,
+    p: &Principal,
     id: i64,
-    q: &LoadQuery,
-    body: Body,
-) -> Result<DataVersion, (DomainError, Option<Rejection>)> {
-    let p = caller.principal().map_err(|e| (e.0, None))?;
-    let (format, format_name) = input_format(q).map_err(|e| (e, None))?;
-    let (version, grading_version) = s
-        .store
-        .prepare_load(p, id)
-        .await
-        .map_err(|e| (e.into_domain(), None))?;
-    let resource = s
-        .store
+    format: InputFormat,
+    format_name: &str,
+    name: &str,
+    reader: R,
+    now_ms: i64,
+) -> Result<DataVersion, LoadError> {
+    let refused = |e: shuyun_store::StoreError| LoadError::Refused(e.into_domain());
+    let (version, grading_version) = store.prepare_load(p, id).await.map_err(refused)?;
+    let resource = store
         .resource(id, CatalogueView::Whole)
         .await
-        .map_err(|e| (e.into_domain(), None))?;
-    let grading = s
-        .store
+        .map_err(refused)?;
+    let grading = store
         .current_grading(id)
         .await
-        .map_err(|e| (e.into_domain(), None))?
+        .map_err(refused)?
         .ok_or_else(|| {
-            (
-                DomainError::conflict("the resource has no confirmed grading"),
-                None,
-            )
+            LoadError::Refused(DomainError::conflict(
+                "the resource has no confirmed grading",
+            ))
         })?;
     let dest =
         object_store::path::Path::from(format!("resources/{}/v{version}.parquet", resource.code));
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let reader = tokio_util::io::StreamReader::new(stream);
-    let name = display_name(q.name.as_deref());
-    match ingest(reader, format, &grading.schema, s.objects.clone(), &dest).await {
+    let name = display_name(Some(name));
+    match ingest(reader, format, &grading.schema, objects, &dest).await {
         Ok(out) => {
             let load = AcceptedLoad {
                 version,
@@ -121,14 +165,13 @@ pub async fn load(
                 sm3: hex::encode(out.sm3),
                 path: out.path.to_string(),
             };
-            s.store
-                .record_load(p, id, load, s.now())
+            store
+                .record_load(p, id, load, now_ms)
                 .await
-                .map_err(|e| (e.into_domain(), None))
+                .map_err(refused)
         }
         Err(IngestError::Rejected(report)) => {
-            let rejection = s
-                .store
+            let rejection = store
                 .record_rejection(
                     p,
                     id,
@@ -136,36 +179,28 @@ pub async fn load(
                     i64::try_from(report.rows_read).unwrap_or(i64::MAX),
                     i64::try_from(report.total_errors).unwrap_or(i64::MAX),
                     &report.to_csv(),
-                    s.now(),
+                    now_ms,
                 )
                 .await
-                .map_err(|e| (e.into_domain(), None))?;
-            let first = report
-                .errors
-                .first()
-                .map(|e| {
-                    format!(
-                        "; first: row {} {}: {}",
-                        e.row,
-                        e.field.clone().unwrap_or_default(),
-                        e.reason
-                    )
-                })
-                .unwrap_or_default();
-            let e = DomainError::new(
-                ErrorCode::Validation,
-                format!(
-                    "the file was rejected with {} error(s){first}; the current version is unchanged; report: /api/v1/resources/{id}/rejections/{}/report",
-                    report.total_errors, rejection.id
-                ),
-            );
-            Err((e, Some(rejection)))
+                .map_err(refused)?;
+            Err(LoadError::Rejected { rejection, report })
         }
-        Err(IngestError::Io(msg)) => Err((
-            DomainError::internal(format!("storing the data failed: {msg}")),
-            None,
-        )),
+        Err(IngestError::Io(msg)) => Err(LoadError::Refused(DomainError::internal(format!(
+            "storing the data failed: {msg}"
+        )))),
     }
+}
+
+/// Parse the format and encoding parameters.
+pub fn parse_format(
+    format: Option<&str>,
+    encoding: Option<&str>,
+) -> Result<(InputFormat, &'static str), DomainError> {
+    input_format(&LoadQuery {
+        format: format.map(String::from),
+        encoding: encoding.map(String::from),
+        name: None,
+    })
 }
 
 pub async fn upload(
@@ -175,9 +210,26 @@ pub async fn upload(
     ApiQuery(q): ApiQuery<LoadQuery>,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<DataVersion>)> {
-    match load(&s, &caller, id, &q, body).await {
+    let p = caller.principal()?;
+    let (format, format_name) = input_format(&q)?;
+    let reader =
+        tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+    let name = q.name.clone().unwrap_or_default();
+    match load_reader(
+        &s.store,
+        s.objects.clone(),
+        p,
+        id,
+        format,
+        format_name,
+        &name,
+        reader,
+        s.now(),
+    )
+    .await
+    {
         Ok(v) => Ok((StatusCode::CREATED, Json(v))),
-        Err((e, _)) => Err(e.into()),
+        Err(e) => Err(e.into_domain(id).into()),
     }
 }
 
