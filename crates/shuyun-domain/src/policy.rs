@@ -52,6 +52,18 @@ pub fn check_name(field: &str, s: &str) -> Result<String, DomainError> {
     Ok(t.to_string())
 }
 
+/// A decision note (审核意见): at most 500 characters; returned trimmed.
+pub fn check_note(note: &str) -> Result<String, DomainError> {
+    let t = note.trim();
+    if t.chars().count() > 500 {
+        return Err(DomainError::invalid(
+            "note",
+            "a note has at most 500 characters",
+        ));
+    }
+    Ok(t.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +88,7 @@ mod tests {
         );
         assert!(check_name("name", "a\nb").is_err());
         assert!(check_name("name", "   ").is_err());
+        assert_eq!(check_note(" 同意 ").as_deref(), Ok("同意"));
+        assert!(check_note(&"长".repeat(501)).is_err());
     }
 }

@@ -154,10 +154,37 @@ fn same_origin(parts: &Parts) -> bool {
 }
 
 fn form_field(body: &[u8], name: &str) -> Option<String> {
-    form_urlencoded_pairs(body)
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
+    FormFields::parse(body).first(name).map(String::from)
+}
+
+/// The fields of an urlencoded form, looked up by name.
+pub struct FormFields(Vec<(String, String)>);
+
+impl FormFields {
+    pub fn parse(body: &[u8]) -> Self {
+        Self(form_urlencoded_pairs(body))
+    }
+
+    /// The first value of `name`, if sent.
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of `name`, or empty.
+    pub fn get(&self, name: &str) -> String {
+        self.first(name).unwrap_or_default().to_string()
+    }
+
+    /// Every value of a repeated field (checkboxes).
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Minimal application/x-www-form-urlencoded parser.

@@ -292,7 +292,8 @@ fn resolve_grade(schema: &Schema, grade: Option<Grade>) -> Result<Grade, DomainE
     }
 }
 
-fn owner_only(p: &Principal, r: &Resource) -> Result<(), DomainError> {
+/// Only the owning department may change a resource or its data.
+pub(crate) fn owner_only(p: &Principal, r: &Resource) -> Result<(), DomainError> {
     if p.org_id == r.owner_org_id {
         Ok(())
     } else {
@@ -595,6 +596,8 @@ impl Store {
         note: &str,
         now_ms: i64,
     ) -> StoreResult<Grading> {
+        let note = policy::check_note(note)?;
+        let note = note.as_str();
         let mut tx = self.begin(now_ms).await?;
         let row = sqlx::query(
             "SELECT state FROM resource_gradings WHERE resource_id = $1 AND version = $2",
@@ -746,6 +749,8 @@ impl Store {
         note: &str,
         now_ms: i64,
     ) -> StoreResult<NegativeEntry> {
+        let note = policy::check_note(note)?;
+        let note = note.as_str();
         let entry = self.negative_entry(id).await?;
         let allowed = match action {
             NegativeAction::Approve | NegativeAction::Reject => {

@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::accounts::Principal;
-use crate::catalogue::CatalogueView;
+use crate::catalogue::{CatalogueView, owner_only};
 use crate::ledger::LedgerEvent;
 use crate::{Store, StoreResult};
 
@@ -94,12 +94,7 @@ impl Store {
     /// the next version number and the grading version in force.
     pub async fn prepare_load(&self, p: &Principal, resource_id: i64) -> StoreResult<(i64, i64)> {
         let r = self.resource(resource_id, CatalogueView::Whole).await?;
-        if r.owner_org_id != p.org_id {
-            return Err(DomainError::forbidden(
-                "only the owning department loads data into this resource",
-            )
-            .into());
-        }
+        owner_only(p, &r)?;
         let Some(grading) = r.grading_version else {
             return Err(DomainError::conflict(
                 "the resource has no confirmed grading yet; data waits for it",
@@ -246,12 +241,7 @@ impl Store {
         now_ms: i64,
     ) -> StoreResult<DataVersion> {
         let r = self.resource(resource_id, CatalogueView::Whole).await?;
-        if r.owner_org_id != p.org_id {
-            return Err(DomainError::forbidden(
-                "only the owning department manages this resource's data",
-            )
-            .into());
-        }
+        owner_only(p, &r)?;
         let v = self.data_version(resource_id, version).await?;
         if v.current {
             return Err(

@@ -84,13 +84,6 @@ async fn decide_grading(
     action: GradingAction,
     note: &str,
 ) -> ApiResult<Json<Grading>> {
-    if note.chars().count() > 500 {
-        return Err(shuyun_domain::DomainError::invalid(
-            "note",
-            "a note has at most 500 characters",
-        )
-        .into());
-    }
     Ok(Json(
         s.store
             .decide_grading(caller.principal()?, id, version, action, note, s.now())
@@ -158,13 +151,6 @@ async fn decide_negative(
     action: NegativeAction,
     note: &str,
 ) -> ApiResult<Json<NegativeEntry>> {
-    if note.chars().count() > 500 {
-        return Err(shuyun_domain::DomainError::invalid(
-            "note",
-            "a note has at most 500 characters",
-        )
-        .into());
-    }
     Ok(Json(
         s.store
             .decide_negative(caller.principal()?, id, action, note, s.now())

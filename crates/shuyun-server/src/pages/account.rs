@@ -10,7 +10,7 @@ use shuyun_store::accounts::{ApiToken, Principal};
 
 use super::{PageCtx, back, fmt_time, html_response, layout};
 use crate::AppState;
-use crate::auth::form_urlencoded_pairs;
+use crate::auth::FormFields;
 use crate::extract::{ApiPath, PageForm};
 
 async fn render(state: &AppState, ctx: &PageCtx, new_token: Option<String>) -> Response {
@@ -113,18 +113,11 @@ pub async fn issue_from_form(
     user_id: i64,
     body: &[u8],
 ) -> Result<String, String> {
-    let pairs = form_urlencoded_pairs(body);
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let scopes: Vec<Permission> = pairs
-        .iter()
-        .filter(|(k, _)| k == "scope")
-        .map(|(_, v)| Permission::parse(v))
+    let form = FormFields::parse(body);
+    let get = |k: &str| form.get(k);
+    let scopes: Vec<Permission> = form
+        .all("scope")
+        .map(Permission::parse)
         .collect::<Result<_, _>>()
         .map_err(|e| e.message)?;
     let days: u32 = get("expires_in_days")

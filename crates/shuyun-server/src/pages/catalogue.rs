@@ -16,7 +16,7 @@ use shuyun_store::catalogue::{CatalogueView, NewResource, Resource, Rights};
 
 use super::{PageCtx, fmt_time, html_response, layout};
 use crate::AppState;
-use crate::auth::form_urlencoded_pairs;
+use crate::auth::FormFields;
 use crate::extract::ApiPath;
 
 /// Rows offered by the registration form.
@@ -230,14 +230,8 @@ pub async fn new_form(ctx: PageCtx) -> Response {
 }
 
 fn parse_form(body: &[u8]) -> Result<NewResource, DomainError> {
-    let pairs = form_urlencoded_pairs(body);
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
+    let form = FormFields::parse(body);
+    let get = |k: &str| form.get(k).trim().to_string();
     let json_enum = |field: &str, v: String| -> Result<serde_json::Value, DomainError> {
         if v.is_empty() {
             return Err(DomainError::invalid(field, "choose a value"));
@@ -328,14 +322,8 @@ pub async fn decide_grading(
     let Some(p) = &ctx.principal else {
         return Redirect::to("/login").into_response();
     };
-    let pairs = form_urlencoded_pairs(&body);
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let form = FormFields::parse(&body);
+    let get = |k: &str| form.get(k);
     let action = if get("action") == "reject" {
         GradingAction::Reject
     } else {
@@ -362,12 +350,7 @@ pub async fn request_negative(
     let Some(p) = &ctx.principal else {
         return Redirect::to("/login").into_response();
     };
-    let pairs = form_urlencoded_pairs(&body);
-    let basis = pairs
-        .iter()
-        .find(|(n, _)| n == "legal_basis")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let basis = FormFields::parse(&body).get("legal_basis");
     let result = state
         .store
         .request_negative(p, id, &basis, state.now())
@@ -436,14 +419,8 @@ pub async fn decide_negative(
     let Some(p) = &ctx.principal else {
         return Redirect::to("/login").into_response();
     };
-    let pairs = form_urlencoded_pairs(&body);
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let form = FormFields::parse(&body);
+    let get = |k: &str| form.get(k);
     let action = if get("action") == "reject" {
         NegativeAction::Reject
     } else {
