@@ -49,6 +49,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 pub use validate::{TIMESTAMP_TZ, arrow_schema, arrow_type};
+pub(crate) use value::{parse_date, parse_timestamp_ms};
 
 use read::{ChunkReader, ParseEnd};
 use validate::Validator;

@@ -1,5 +1,8 @@
-//! The data plane: ingestion of department data into validated Parquet, and
-//! the deterministic pilot data generator.
+//! The data plane: ingestion of department data into validated Parquet,
+//! quality evaluation of stored versions, and the deterministic pilot data
+//! generator.
 
 pub mod ingest;
+pub mod objects;
 pub mod pilot;
+pub mod quality;

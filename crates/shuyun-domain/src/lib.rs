@@ -53,6 +53,7 @@ pub mod error;
 pub mod ids;
 pub mod org;
 pub mod policy;
+pub mod quality;
 pub mod workflow;
 
 pub use access::{Permission, Role};
