@@ -210,7 +210,6 @@ pub async fn seed_pilot(
     use shuyun_domain::catalogue::{Grade, GradeBasis, ImpactDegree, ImpactObject, PiTag};
     use shuyun_domain::workflow::GradingAction;
     use shuyun_store::catalogue::{NewResource, Rights};
-    use shuyun_store::data::AcceptedLoad;
 
     let err = |e: shuyun_store::StoreError| e.into_domain().message;
     let authority = store
@@ -280,36 +279,19 @@ pub async fn seed_pilot(
         let mut csv = Vec::new();
         shuyun_data::pilot::generate_csv(pr.key, scale, 2026 + i as u64, &mut csv)
             .map_err(|e| e.to_string())?;
-        let (version, grading_version) = store.prepare_load(&owner, r.id).await.map_err(err)?;
-        let dest =
-            object_store::path::Path::from(format!("resources/{}/v{version}.parquet", r.code));
-        let out = shuyun_data::ingest::ingest(
-            std::io::Cursor::new(csv),
-            shuyun_data::ingest::InputFormat::Csv(shuyun_data::ingest::TextEncoding::Utf8),
-            &pr.schema,
+        crate::api::data::load_reader(
+            store,
             objects.clone(),
-            &dest,
+            &owner,
+            r.id,
+            shuyun_data::ingest::InputFormat::Csv(shuyun_data::ingest::TextEncoding::Utf8),
+            "csv",
+            &format!("{}.csv", pr.key),
+            std::io::Cursor::new(csv),
+            now_ms,
         )
         .await
-        .map_err(|e| format!("pilot data for {}: {e}", pr.key))?;
-        store
-            .record_load(
-                &owner,
-                r.id,
-                AcceptedLoad {
-                    version,
-                    grading_version,
-                    format: "csv".into(),
-                    original_name: format!("{}.csv", pr.key),
-                    rows: i64::try_from(out.rows).unwrap_or(i64::MAX),
-                    bytes: i64::try_from(out.bytes).unwrap_or(i64::MAX),
-                    sm3: hex::encode(out.sm3),
-                    path: out.path.to_string(),
-                },
-                now_ms,
-            )
-            .await
-            .map_err(err)?;
+        .map_err(|e| format!("pilot data for {}: {}", pr.key, e.into_domain(r.id).message))?;
         sessions.push(owner);
         count += 1;
     }

@@ -540,6 +540,20 @@ impl Store {
             )
             .into());
         }
+        // A schema change may not drop or retype a field the quality rules use.
+        if r.grading_version.is_some() {
+            let rules = self.quality_rules(resource_id).await?;
+            if rules.version > 0 {
+                let broken = rules.rules.broken_by(&new.schema);
+                if !broken.is_empty() {
+                    return Err(DomainError::conflict(format!(
+                        "the new schema breaks quality rules in use ({}); change the rules first",
+                        broken.join("; ")
+                    ))
+                    .into());
+                }
+            }
+        }
         let mut tx = self.begin(now_ms).await?;
         let version: i64 = sqlx::query(
             "SELECT COALESCE(MAX(version), 0) AS v FROM resource_gradings WHERE resource_id = $1",

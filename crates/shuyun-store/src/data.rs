@@ -12,6 +12,7 @@ use sqlx::any::AnyRow;
 use crate::accounts::Principal;
 use crate::catalogue::{CatalogueView, owner_only};
 use crate::ledger::LedgerEvent;
+use crate::quality::{Evaluation, insert_report};
 use crate::{Store, StoreResult};
 
 /// One accepted data version.
@@ -46,6 +47,8 @@ pub struct AcceptedLoad {
     pub bytes: i64,
     pub sm3: String,
     pub path: String,
+    /// The quality report of the stored data, recorded with it.
+    pub quality: Evaluation,
 }
 
 /// A rejected load as listed (the report is fetched separately).
@@ -149,6 +152,7 @@ impl Store {
             json!({"version": load.version, "rows": load.rows, "bytes": load.bytes, "sm3": load.sm3,
                    "format": load.format, "grading_version": load.grading_version}),
         ));
+        insert_report(&mut tx, p, resource_id, load.version, &load.quality).await?;
         tx.commit().await?;
         self.data_version(resource_id, load.version).await
     }
@@ -221,6 +225,17 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
         rows.iter().map(version_from_row).collect()
+    }
+
+    /// When the latest version was uploaded, if any (timeliness is
+    /// measured against it).
+    pub async fn last_upload_at(&self, resource_id: i64) -> StoreResult<Option<i64>> {
+        let row =
+            sqlx::query("SELECT MAX(uploaded_at) AS t FROM data_versions WHERE resource_id = $1")
+                .bind(resource_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get::<Option<i64>, _>("t")?)
     }
 
     /// The current data version, if any.

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod catalogue;
 pub mod data;
 pub mod ledger;
+pub mod quality;
 mod schema;
 pub mod testing;
 mod tx;

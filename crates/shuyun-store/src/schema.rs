@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_foundation.sql")),
     (2, include_str!("../migrations/0002_catalogue.sql")),
     (3, include_str!("../migrations/0003_data_versions.sql")),
+    (4, include_str!("../migrations/0004_quality.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -450,7 +450,9 @@ async fn negative_list_and_consent(backend: Backend) {
 
 mod data_versions {
     use super::*;
+    use shuyun_domain::quality::QualityReport;
     use shuyun_store::data::AcceptedLoad;
+    use shuyun_store::quality::Evaluation;
 
     async fn versions(backend: Backend) {
         let w = world(backend).await;
@@ -475,6 +477,10 @@ mod data_versions {
             bytes: 1000,
             sm3: format!("{v:064x}"),
             path: format!("resources/{}/v{v}.parquet", r.id),
+            quality: Evaluation {
+                rules_version: 0,
+                report: QualityReport::new(10 * v as u64, vec![]),
+            },
         };
         assert_eq!(
             w.store.prepare_load(&w.dept, r.id).await.expect("prep"),
@@ -556,5 +562,187 @@ mod data_versions {
     #[tokio::test]
     async fn postgres() {
         versions(Backend::Postgres).await;
+    }
+}
+
+mod quality {
+    use super::*;
+    use shuyun_domain::quality::{QualityReport, Rule};
+    use shuyun_store::data::AcceptedLoad;
+    use shuyun_store::quality::Evaluation;
+
+    fn rules(json: &str) -> Vec<Rule> {
+        serde_json::from_str(json).expect("rules")
+    }
+
+    async fn rules_reports_and_schema_changes(backend: Backend) {
+        let w = world(backend).await;
+        let division = "360200".parse().expect("d");
+        let r = w
+            .store
+            .register_resource(&w.dept, &division, new_resource(Grade::General4, true), T0)
+            .await
+            .expect("register");
+        // Defaults until the department sets rules: nothing is optional in
+        // this schema, so only timeliness.
+        let d = w.store.quality_rules(r.id).await.expect("defaults");
+        assert_eq!((d.version, d.rules.rules().len()), (0, 1));
+        // Only the owner sets rules, and they must fit the schema.
+        let good = rules(
+            r#"[{"check":"format","field":"credit_code","format":"credit_code","weight":5},
+                {"check":"code_list","field":"credit_score","values":["A","B","C","D"]}]"#,
+        );
+        let e = w
+            .store
+            .set_quality_rules(&w.other_dept, r.id, good.clone(), T0 + 1)
+            .await
+            .expect_err("not the owner");
+        assert_eq!(e.into_domain().code, ErrorCode::Forbidden);
+        let e = w
+            .store
+            .set_quality_rules(
+                &w.dept,
+                r.id,
+                rules(r#"[{"check":"not_empty","field":"missing"}]"#),
+                T0 + 1,
+            )
+            .await
+            .expect_err("unknown field");
+        assert_eq!(e.into_domain().code, ErrorCode::Validation);
+        assert_eq!(w.store.quality_rules(r.id).await.expect("r").version, 0);
+        let set = w
+            .store
+            .set_quality_rules(&w.dept, r.id, good, T0 + 1)
+            .await
+            .expect("set");
+        assert_eq!((set.version, set.set_by), (1, Some(w.dept.user_id)));
+        // A schema change that drops a field the rules use is refused, and
+        // nothing is proposed.
+        let e = w
+            .store
+            .propose_grading(
+                &w.dept,
+                r.id,
+                NewGrading {
+                    schema: Schema::new(vec![field(
+                        "credit_code",
+                        Grade::General3,
+                        PiTag::None,
+                        true,
+                    )])
+                    .expect("s"),
+                    grade: None,
+                    basis: new_resource(Grade::General4, true).basis,
+                },
+                T0 + 2,
+            )
+            .await
+            .expect_err("breaks a rule");
+        let e = e.into_domain();
+        assert_eq!(e.code, ErrorCode::Conflict);
+        assert!(e.message.contains("credit_score"), "{}", e.message);
+        assert_eq!(
+            w.store
+                .gradings(r.id, CatalogueView::Whole)
+                .await
+                .expect("g")
+                .len(),
+            1
+        );
+        // Reports are recorded with each load; re-evaluations are kept and
+        // the newest counts in the history.
+        let load = |v: i64, score_rows: u64| AcceptedLoad {
+            version: v,
+            grading_version: 1,
+            format: "csv".into(),
+            original_name: "企业.csv".into(),
+            rows: 10,
+            bytes: 1000,
+            sm3: format!("{v:064x}"),
+            path: format!("resources/{}/v{v}.parquet", r.id),
+            quality: Evaluation {
+                rules_version: 1,
+                report: QualityReport::new(score_rows, vec![]),
+            },
+        };
+        for v in 1..=2 {
+            w.store
+                .record_load(&w.dept, r.id, load(v, 10), T0 + 10 * v)
+                .await
+                .expect("load");
+        }
+        w.store
+            .record_quality(
+                &w.dept,
+                r.id,
+                1,
+                Evaluation {
+                    rules_version: 1,
+                    report: QualityReport::new(99, vec![]),
+                },
+                T0 + 30,
+            )
+            .await
+            .expect("re-evaluate");
+        let e = w
+            .store
+            .record_quality(
+                &w.dept,
+                r.id,
+                7,
+                Evaluation {
+                    rules_version: 1,
+                    report: QualityReport::new(1, vec![]),
+                },
+                T0 + 30,
+            )
+            .await
+            .expect_err("no such version");
+        assert_eq!(e.into_domain().code, ErrorCode::NotFound);
+        let h = w.store.quality_history(r.id).await.expect("history");
+        assert_eq!(
+            h.iter()
+                .map(|s| (s.data_version, s.rows, s.uploaded_at))
+                .collect::<Vec<_>>(),
+            vec![(1, 99, T0 + 10), (2, 10, T0 + 20)]
+        );
+        assert_eq!(
+            w.store
+                .quality_report(r.id, 1)
+                .await
+                .expect("r")
+                .report
+                .rows,
+            99
+        );
+        assert_eq!(
+            w.store.last_upload_at(r.id).await.expect("t"),
+            Some(T0 + 20)
+        );
+        assert!(w.store.verify_ledger().await.expect("verify").ok());
+        for (action, n) in [("quality.report", 3), ("quality.rules", 1)] {
+            let f = shuyun_store::ledger::EntryFilter {
+                action: Some(action.into()),
+                limit: 100,
+                ..Default::default()
+            };
+            assert_eq!(
+                w.store.ledger_entries(&f).await.expect("entries").len(),
+                n,
+                "{action}"
+            );
+        }
+        w.store.close().await;
+        w.db.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        rules_reports_and_schema_changes(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        rules_reports_and_schema_changes(Backend::Postgres).await;
     }
 }

@@ -14,11 +14,14 @@ use std::sync::Arc;
 
 use object_store::ObjectStore;
 use shuyun_data::ingest::{IngestError, InputFormat, RejectionReport, TextEncoding, ingest};
+use shuyun_data::quality::{self, Timing};
+use shuyun_domain::catalogue::Schema;
 use shuyun_domain::{DomainError, ErrorCode};
 use shuyun_store::Store;
 use shuyun_store::accounts::Principal;
-use shuyun_store::catalogue::CatalogueView;
+use shuyun_store::catalogue::{CatalogueView, Resource};
 use shuyun_store::data::{AcceptedLoad, DataVersion, Rejection};
+use shuyun_store::quality::Evaluation;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -153,8 +156,18 @@ pub async fn load_reader<R: tokio::io::AsyncRead + Unpin + Send>(
     let dest =
         object_store::path::Path::from(format!("resources/{}/v{version}.parquet", resource.code));
     let name = display_name(Some(name));
-    match ingest(reader, format, &grading.schema, objects, &dest).await {
+    match ingest(reader, format, &grading.schema, objects.clone(), &dest).await {
         Ok(out) => {
+            let quality = evaluate_quality(
+                store,
+                objects,
+                &resource,
+                &grading.schema,
+                &out.path,
+                now_ms,
+            )
+            .await
+            .map_err(LoadError::Refused)?;
             let load = AcceptedLoad {
                 version,
                 grading_version,
@@ -164,6 +177,7 @@ pub async fn load_reader<R: tokio::io::AsyncRead + Unpin + Send>(
                 bytes: i64::try_from(out.bytes).unwrap_or(i64::MAX),
                 sm3: hex::encode(out.sm3),
                 path: out.path.to_string(),
+                quality,
             };
             store
                 .record_load(p, id, load, now_ms)
@@ -189,6 +203,39 @@ pub async fn load_reader<R: tokio::io::AsyncRead + Unpin + Send>(
             "storing the data failed: {msg}"
         )))),
     }
+}
+
+/// Measure the resource's quality rules over a stored object uploaded at
+/// `uploaded_at_ms` (timeliness is judged against the previous upload).
+pub async fn evaluate_quality(
+    store: &Store,
+    objects: Arc<dyn ObjectStore>,
+    resource: &Resource,
+    schema: &Schema,
+    path: &object_store::path::Path,
+    uploaded_at_ms: i64,
+) -> Result<Evaluation, DomainError> {
+    let rules = store
+        .quality_rules(resource.id)
+        .await
+        .map_err(|e| e.into_domain())?;
+    let previous = store
+        .last_upload_at(resource.id)
+        .await
+        .map_err(|e| e.into_domain())?
+        .filter(|t| *t < uploaded_at_ms);
+    let timing = Timing {
+        uploaded_at_ms,
+        previous_uploaded_at_ms: previous,
+        max_age_days: resource.frequency.max_age_days(),
+    };
+    let report = quality::evaluate(objects, path, schema, &rules.rules, &timing)
+        .await
+        .map_err(DomainError::internal)?;
+    Ok(Evaluation {
+        rules_version: rules.version,
+        report,
+    })
 }
 
 /// Parse the format and encoding parameters.
