@@ -108,7 +108,8 @@ pub fn table() -> Vec<Route> {
     use Method as M;
     use Permission as P;
     use shuyun_store::data::{DataVersion, Rejection};
-    use api::{auth as au, catalogue as cat, data as dt, ledger as lg, orgs, system as sys, tokens as tk, users as us};
+    use api::{auth as au, catalogue as cat, data as dt, ledger as lg, orgs, quality as qa, system as sys, tokens as tk, users as us};
+    use shuyun_store::quality::{QualityRules, QualityScore, StoredReport};
     use shuyun_store::catalogue::{ConsentRecord, Grading, NegativeEntry, NewGrading, NewResource, Resource};
     use shuyun_store::accounts::{ApiToken, IssuedToken, NewOrg, NewUser, Org, User};
     use shuyun_store::ledger::CheckpointView;
@@ -176,6 +177,11 @@ pub fn table() -> Vec<Route> {
         api(M::POST, "/api/v1/resources/{id}/data/{version}/current", P::ResourceManage, post(dt::make_current)).doc("data", "Make an earlier data version current again").resp::<DataVersion>(),
         api(M::GET, "/api/v1/resources/{id}/rejections", P::Authenticated, get(dt::rejections)).doc("data", "Rejected loads").resp::<Vec<Rejection>>(),
         api(M::GET, "/api/v1/resources/{id}/rejections/{rid}/report", P::Authenticated, get(dt::report)).doc("data", "The row-level report of a rejected load (CSV)").text(),
+        api(M::GET, "/api/v1/resources/{id}/quality/rules", P::Public, get(qa::rules)).doc("quality", "The quality rules in force (defaults until the department sets its own)").resp::<QualityRules>(),
+        api(M::POST, "/api/v1/resources/{id}/quality/rules", P::ResourceManage, post(qa::set_rules)).doc("quality", "Set new quality rules (a new rules version)").body::<Vec<shuyun_domain::quality::Rule>>().resp::<QualityRules>().status(201),
+        api(M::GET, "/api/v1/resources/{id}/quality", P::Public, get(qa::history)).doc("quality", "Quality scores over time, one per data version").resp::<Vec<QualityScore>>(),
+        api(M::GET, "/api/v1/resources/{id}/data/{version}/quality", P::Public, get(qa::report)).doc("quality", "The quality report of a data version (row numbers, never values)").resp::<StoredReport>(),
+        api(M::POST, "/api/v1/resources/{id}/data/{version}/quality", P::ResourceManage, post(qa::reevaluate)).doc("quality", "Evaluate a data version again under the rules in force").resp::<StoredReport>().status(201),
         // Portal pages
         page(M::GET, "/", P::Public, get(ph::home)),
         page(M::GET, "/login", P::Public, get(pn::form)),

@@ -227,14 +227,20 @@ impl Store {
         rows.iter().map(version_from_row).collect()
     }
 
-    /// When the latest version was uploaded, if any (timeliness is
-    /// measured against it).
-    pub async fn last_upload_at(&self, resource_id: i64) -> StoreResult<Option<i64>> {
-        let row =
-            sqlx::query("SELECT MAX(uploaded_at) AS t FROM data_versions WHERE resource_id = $1")
-                .bind(resource_id)
-                .fetch_one(&self.pool)
-                .await?;
+    /// When the latest version uploaded before `before_ms` was uploaded,
+    /// if any (timeliness is measured against it).
+    pub async fn last_upload_before(
+        &self,
+        resource_id: i64,
+        before_ms: i64,
+    ) -> StoreResult<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT MAX(uploaded_at) AS t FROM data_versions WHERE resource_id = $1 AND uploaded_at < $2",
+        )
+        .bind(resource_id)
+        .bind(before_ms)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.try_get::<Option<i64>, _>("t")?)
     }
 

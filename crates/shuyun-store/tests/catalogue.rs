@@ -716,8 +716,12 @@ mod quality {
             99
         );
         assert_eq!(
-            w.store.last_upload_at(r.id).await.expect("t"),
+            w.store.last_upload_before(r.id, T0 + 21).await.expect("t"),
             Some(T0 + 20)
+        );
+        assert_eq!(
+            w.store.last_upload_before(r.id, T0 + 20).await.expect("t"),
+            Some(T0 + 10)
         );
         assert!(w.store.verify_ledger().await.expect("verify").ok());
         for (action, n) in [("quality.report", 3), ("quality.rules", 1)] {

@@ -220,10 +220,9 @@ pub async fn evaluate_quality(
         .await
         .map_err(|e| e.into_domain())?;
     let previous = store
-        .last_upload_at(resource.id)
+        .last_upload_before(resource.id, uploaded_at_ms)
         .await
-        .map_err(|e| e.into_domain())?
-        .filter(|t| *t < uploaded_at_ms);
+        .map_err(|e| e.into_domain())?;
     let timing = Timing {
         uploaded_at_ms,
         previous_uploaded_at_ms: previous,

@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod data;
 pub mod ledger;
 pub mod orgs;
+pub mod quality;
 pub mod system;
 pub mod tokens;
 pub mod users;

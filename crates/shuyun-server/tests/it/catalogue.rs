@@ -7,7 +7,7 @@ use shuyun_store::Backend;
 use crate::both_backends;
 use crate::kit::spawn_app;
 
-both_backends!(catalogue_flow, data_loads, pilot_catalogue);
+both_backends!(catalogue_flow, data_loads, quality_api, pilot_catalogue);
 
 fn resource(grade: &str, public: bool) -> Value {
     json!({
@@ -271,6 +271,159 @@ async fn data_loads(backend: Backend) {
         .await
         .expect("fmt");
     assert_eq!(e.status.as_u16(), 422);
+    assert!(app.store.verify_ledger().await.expect("verify").ok());
+    app.stop().await;
+}
+
+fn credit_code(n: u32) -> String {
+    let first17 = format!("91360200MA{n:07}");
+    format!(
+        "{first17}{}",
+        shuyun_domain::CreditCode::check_char(&first17).expect("c")
+    )
+}
+
+async fn quality_api(backend: Backend) {
+    use reqwest::Method;
+    let app = spawn_app(backend).await;
+    let dept = app.login("fgw").await;
+    let other = app.login("zjj").await;
+    let public = app.client();
+    let r: Value = dept
+        .post("/api/v1/resources", &resource("general4", true))
+        .await
+        .expect("register");
+    let id = r["id"].as_i64().expect("id");
+    // Defaults: the optional field filled in, and timeliness.
+    let d: Value = public
+        .get(&format!("/api/v1/resources/{id}/quality/rules"))
+        .await
+        .expect("defaults");
+    assert_eq!(d["version"], 0);
+    assert_eq!(d["rules"].as_array().map(Vec::len), Some(2));
+    let rules = json!([
+        {"check": "format", "field": "credit_code", "format": "credit_code", "weight": 3},
+        {"check": "not_empty", "field": "registered_capital"},
+        {"check": "code_list", "field": "credit_level", "values": ["A", "B", "C", "D"]},
+        {"check": "range", "field": "registered_capital", "min": 0, "max": 100000000000i64}
+    ]);
+    let path = format!("/api/v1/resources/{id}/quality/rules");
+    let e = other
+        .post::<Value, _>(&path, &rules)
+        .await
+        .expect_err("not owner");
+    assert_eq!(e.code(), Some("forbidden"));
+    let e = dept
+        .post::<Value, _>(
+            &path,
+            &json!([{"check": "range", "field": "credit_level", "min": 1}]),
+        )
+        .await
+        .expect_err("bad rule");
+    assert_eq!(e.code(), Some("validation_failed"));
+    let e = dept
+        .post::<Value, _>(&path, &json!([{"check": "format", "field": "credit_code"}]))
+        .await
+        .expect_err("missing format");
+    assert_eq!(e.code(), Some("validation_failed"));
+    let set: Value = dept.post(&path, &rules).await.expect("set");
+    assert_eq!(set["version"], 1);
+
+    // Row 2 has a bad check character and an unknown level; row 3 no capital.
+    let mut bad_code = credit_code(2);
+    let last = bad_code.pop().expect("c");
+    bad_code.push(if last == '0' { '1' } else { '0' });
+    let csv = format!(
+        "credit_code,credit_level,registered_capital\n{},A,100\n{bad_code},Z,200\n{},B,\n{},C,300\n",
+        credit_code(1),
+        credit_code(3),
+        credit_code(4)
+    );
+    let up = dept
+        .raw(
+            Method::POST,
+            &format!("/api/v1/resources/{id}/data?name=q.csv"),
+            Some(&csv),
+            "text/csv",
+        )
+        .await
+        .expect("upload");
+    assert_eq!(up.status.as_u16(), 201, "{}", up.body);
+    let report: Value = public
+        .get(&format!("/api/v1/resources/{id}/data/1/quality"))
+        .await
+        .expect("report");
+    let results = report["report"]["results"]
+        .as_array()
+        .expect("results")
+        .clone();
+    let got: Vec<(u64, u64, Value)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["checked"].as_u64().expect("n"),
+                r["failed"].as_u64().expect("n"),
+                r["sample_rows"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (4, 1, json!([2])),
+            (4, 1, json!([3])),
+            (4, 1, json!([2])),
+            (3, 0, json!([]))
+        ]
+    );
+    // (0.75*3 + 0.75 + 0.75 + 1) / 6 = 0.7916…
+    assert_eq!(report["report"]["score"], 79.17);
+    assert!(
+        !report.to_string().contains(&bad_code),
+        "reports never show values"
+    );
+
+    // New rules and a re-evaluation: the history shows the newest.
+    let set: Value = dept
+        .post(
+            &path,
+            &json!([{"check": "format", "field": "credit_code", "format": "credit_code"}]),
+        )
+        .await
+        .expect("set 2");
+    assert_eq!(set["version"], 2);
+    let again = format!("/api/v1/resources/{id}/data/1/quality");
+    let e = other
+        .post::<Value, _>(&again, &json!({}))
+        .await
+        .expect_err("not owner");
+    assert_eq!(e.code(), Some("forbidden"));
+    let re: Value = dept.post(&again, &json!({})).await.expect("re-evaluate");
+    assert_eq!(
+        (re["rules_version"].as_i64(), re["report"]["score"].as_f64()),
+        (Some(2), Some(75.0))
+    );
+    let h: Vec<Value> = public
+        .get(&format!("/api/v1/resources/{id}/quality"))
+        .await
+        .expect("history");
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0]["score"], 75.0);
+    // A private resource's quality is as invisible as the resource.
+    let p: Value = dept
+        .post("/api/v1/resources", &resource("general4", false))
+        .await
+        .expect("register");
+    let e = public
+        .get::<Value>(&format!("/api/v1/resources/{}/quality", p["id"]))
+        .await
+        .expect_err("hidden");
+    assert_eq!(e.code(), Some("not_found"));
+    let e = public
+        .get::<Value>(&format!("/api/v1/resources/{id}/data/9/quality"))
+        .await
+        .expect_err("no version");
+    assert_eq!(e.code(), Some("not_found"));
     assert!(app.store.verify_ledger().await.expect("verify").ok());
     app.stop().await;
 }
