@@ -768,6 +768,95 @@ fn yuan_to_fen(yuan: f64) -> String {
     ((yuan * 100.0).round() as i64).to_string()
 }
 
+/// The quality rules a careful department sets for a pilot resource:
+/// check-digit formats on identifiers, code lists and plausible ranges,
+/// filled-in optional fields, date order, and timeliness.
+pub fn quality_rules(pr: &PilotResource) -> Vec<shuyun_domain::quality::Rule> {
+    use shuyun_domain::quality::{Bound, Check, CompareOp, Format, Rule};
+    let has = |n: &str| pr.schema.field(n);
+    let rule = |check, weight| Rule { check, weight };
+    let mut rules = Vec::new();
+    for (field, format) in [
+        ("credit_code", Format::CreditCode),
+        ("id_number", Format::ResidentId),
+        ("driver_id_number", Format::ResidentId),
+        ("driver_phone", Format::Mobile),
+    ] {
+        if let Some(f) = has(field).filter(|f| f.field_type == FieldType::String) {
+            rules.push(rule(
+                Check::Format {
+                    field: f.name.clone(),
+                    format,
+                },
+                5,
+            ));
+        }
+    }
+    if let Some(f) = has("district").filter(|f| f.field_type == FieldType::String) {
+        let values = DISTRICTS.iter().map(|d| d.1.to_string()).collect();
+        rules.push(rule(
+            Check::CodeList {
+                field: f.name.clone(),
+                values,
+            },
+            2,
+        ));
+    }
+    if let Some(f) = has("credit_level") {
+        let values = ["AAA", "AA", "A", "B", "C", "D"].map(String::from).to_vec();
+        rules.push(rule(
+            Check::CodeList {
+                field: f.name.clone(),
+                values,
+            },
+            2,
+        ));
+    }
+    for (field, lo, hi) in [
+        ("credit_score", 0.0, 1000.0),
+        ("longitude", 116.5, 118.0),
+        ("latitude", 28.7, 29.9),
+        ("pm25", 0.0, 500.0),
+        ("pm10", 0.0, 600.0),
+        ("good_days", 0.0, 31.0),
+        ("employees", 0.0, 1_000_000.0),
+    ] {
+        if let Some(f) =
+            has(field).filter(|f| matches!(f.field_type, FieldType::Int64 | FieldType::Float64))
+        {
+            let (min, max) = (Some(Bound::Number(lo)), Some(Bound::Number(hi)));
+            rules.push(rule(
+                Check::Range {
+                    field: f.name.clone(),
+                    min,
+                    max,
+                },
+                1,
+            ));
+        }
+    }
+    for (later, earlier) in [("planned_completion", "start_date")] {
+        if let (Some(l), Some(e)) = (has(later), has(earlier)) {
+            let check = Check::Compare {
+                left: l.name.clone(),
+                op: CompareOp::Ge,
+                right: e.name.clone(),
+            };
+            rules.push(rule(check, 1));
+        }
+    }
+    for f in pr.schema.fields().iter().filter(|f| f.nullable) {
+        rules.push(rule(
+            Check::NotEmpty {
+                field: f.name.clone(),
+            },
+            1,
+        ));
+    }
+    rules.push(rule(Check::Fresh { field: None }, 1));
+    rules
+}
+
 /// Writes the CSV (UTF-8, header of field names) of pilot resource
 /// `resource_key`, streaming; returns the number of data rows. `scale`
 /// multiplies the default row counts (2,000 persons, 500 enterprises, …).
@@ -1255,6 +1344,16 @@ mod tests {
         for r in &rs {
             assert!(r.schema.key_fields().count() > 0, "{}", r.key);
             assert!(r.schema.min_resource_grade() < Grade::Core);
+        }
+    }
+
+    #[test]
+    fn quality_rules_fit_every_pilot_schema() {
+        for pr in pilot_resources() {
+            let rules = quality_rules(&pr);
+            assert!(rules.len() >= 2, "{}", pr.key);
+            shuyun_domain::quality::RuleSet::new(rules, &pr.schema)
+                .unwrap_or_else(|e| panic!("{}: {}", pr.key, e.message));
         }
     }
 

@@ -276,6 +276,10 @@ pub async fn seed_pilot(
                 .await
                 .map_err(err)?;
         }
+        store
+            .set_quality_rules(&owner, r.id, shuyun_data::pilot::quality_rules(&pr), now_ms)
+            .await
+            .map_err(err)?;
         let mut csv = Vec::new();
         shuyun_data::pilot::generate_csv(pr.key, scale, 2026 + i as u64, &mut csv)
             .map_err(|e| e.to_string())?;

@@ -467,6 +467,24 @@ async fn pilot_catalogue(backend: Backend) {
             .expect("versions");
         assert_eq!(versions.len(), 1, "{}", r["name"]);
         assert!(versions[0]["rows"].as_i64().expect("rows") > 0);
+        // Each carries the department's rules and a quality report.
+        let rules: Value = authority
+            .get(&format!("/api/v1/resources/{id}/quality/rules"))
+            .await
+            .expect("rules");
+        assert_eq!(rules["version"], 1, "{}", r["name"]);
+        let q: Value = authority
+            .get(&format!("/api/v1/resources/{id}/data/1/quality"))
+            .await
+            .expect("quality");
+        let score = q["report"]["score"].as_f64().expect("score");
+        assert!((0.0..=100.0).contains(&score), "{}: {score}", r["name"]);
+        // Identifier formats hold in the generated data.
+        for res in q["report"]["results"].as_array().expect("results") {
+            if res["rule"]["check"] == "format" {
+                assert_eq!(res["failed"], 0, "{}: {res}", r["name"]);
+            }
+        }
     }
     // Personal data is never opened; the person credit resource is important.
     let person = all
