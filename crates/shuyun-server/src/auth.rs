@@ -153,6 +153,73 @@ fn same_origin(parts: &Parts) -> bool {
             == Some(host)
 }
 
+/// The boundary of a `multipart/form-data` content type.
+fn multipart_boundary(content_type: &str) -> Option<String> {
+    let (mime, params) = content_type.split_once(';')?;
+    if !mime.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    params.split(';').find_map(|p| {
+        let (k, v) = p.trim().split_once('=')?;
+        let v = v.trim().trim_matches('"');
+        (k.eq_ignore_ascii_case("boundary") && !v.is_empty() && v.len() <= 200)
+            .then(|| v.to_string())
+    })
+}
+
+/// Read a multipart body only as far as its first part and return that
+/// part's value if it is the text field `name`, with a body that replays
+/// what was read followed by the rest of the stream. At most 64 KiB is
+/// buffered; a first part that does not end within it yields no value.
+async fn multipart_first_field(body: Body, boundary: &str, name: &str) -> (Option<String>, Body) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut head: Vec<u8> = Vec::new();
+    let delimiter = format!("\r\n--{boundary}");
+    let value = loop {
+        if let Some(v) = first_part_value(&head, boundary, &delimiter, name) {
+            break v;
+        }
+        if head.len() > FORM_LIMIT {
+            break None;
+        }
+        match stream.next().await {
+            Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+            Some(Err(_)) | None => break None,
+        }
+    };
+    let replay =
+        futures_util::stream::once(async move { Ok::<_, axum::Error>(bytes::Bytes::from(head)) });
+    (value, Body::from_stream(replay.chain(stream)))
+}
+
+/// `Some(value)` once the first part is complete in `buf` (`Some(None)` if
+/// it is not the field `name`), `None` while more bytes are needed.
+fn first_part_value(
+    buf: &[u8],
+    boundary: &str,
+    delimiter: &str,
+    name: &str,
+) -> Option<Option<String>> {
+    let open = format!("--{boundary}\r\n");
+    if buf.len() < open.len() {
+        return None;
+    }
+    if !buf.starts_with(open.as_bytes()) {
+        return Some(None);
+    }
+    let rest = &buf[open.len()..];
+    let headers_end = memchr::memmem::find(rest, b"\r\n\r\n")?;
+    let headers = String::from_utf8_lossy(&rest[..headers_end]).to_ascii_lowercase();
+    let content = &rest[headers_end + 4..];
+    let end = memchr::memmem::find(content, delimiter.as_bytes())?;
+    let wanted = format!("name=\"{name}\"");
+    let is_field = headers.lines().any(|l| {
+        l.starts_with("content-disposition:") && l.contains(&wanted) && !l.contains("filename=")
+    });
+    Some(is_field.then(|| String::from_utf8_lossy(&content[..end]).into_owned()))
+}
+
 fn form_field(body: &[u8], name: &str) -> Option<String> {
     FormFields::parse(body).first(name).map(String::from)
 }
@@ -267,12 +334,20 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
         let ok = match header_token {
             Some(t) => t == *csrf,
             None => {
-                let is_form = parts
+                let content_type = parts
                     .headers
                     .get(header::CONTENT_TYPE)
                     .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-                if !is_form {
+                    .unwrap_or("")
+                    .to_string();
+                let is_form = content_type.starts_with("application/x-www-form-urlencoded");
+                if let Some(boundary) = multipart_boundary(&content_type) {
+                    // A file upload: the token is the form's first part; the
+                    // rest of the body streams on untouched.
+                    let (token, rebuilt) = multipart_first_field(body, &boundary, "csrf").await;
+                    body = rebuilt;
+                    token.as_deref() == Some(csrf.as_str())
+                } else if !is_form {
                     false
                 } else {
                     match axum::body::to_bytes(body, FORM_LIMIT).await {
@@ -397,5 +472,62 @@ mod tests {
         let pairs = form_urlencoded_pairs(b"csrf=ab%2Bc&name=%E6%95%B0+x");
         assert_eq!(pairs[0], ("csrf".into(), "ab+c".into()));
         assert_eq!(pairs[1], ("name".into(), "数 x".into()));
+    }
+
+    #[test]
+    fn multipart_boundaries() {
+        assert_eq!(
+            multipart_boundary("multipart/form-data; boundary=----abc").as_deref(),
+            Some("----abc")
+        );
+        assert_eq!(
+            multipart_boundary("Multipart/Form-Data;charset=utf-8; boundary=\"x y\"").as_deref(),
+            Some("x y")
+        );
+        assert_eq!(multipart_boundary("multipart/form-data"), None);
+        assert_eq!(multipart_boundary("text/csv; boundary=x"), None);
+    }
+
+    fn multipart(first_name: &str, filename: bool) -> Vec<u8> {
+        let fname = if filename { "; filename=\"a.csv\"" } else { "" };
+        format!(
+            "--B\r\nContent-Disposition: form-data; name=\"{first_name}\"{fname}\r\n\r\ntok-123\r\n--B\r\n\
+             Content-Disposition: form-data; name=\"file\"; filename=\"x.csv\"\r\nContent-Type: text/csv\r\n\r\na,b\n1,2\n\r\n--B--\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[tokio::test]
+    async fn the_first_multipart_field_is_read_and_the_body_replayed() {
+        for (first, filename, want) in [
+            ("csrf", false, Some("tok-123")),
+            ("format", false, None),
+            ("csrf", true, None),
+        ] {
+            let bytes = multipart(first, filename);
+            // Deliver the body three bytes at a time.
+            let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = bytes
+                .chunks(3)
+                .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+                .collect();
+            let body = Body::from_stream(futures_util::stream::iter(chunks));
+            let (token, rest) = multipart_first_field(body, "B", "csrf").await;
+            assert_eq!(token.as_deref(), want);
+            let replay = axum::body::to_bytes(rest, usize::MAX).await.unwrap();
+            assert_eq!(replay.as_ref(), bytes.as_slice(), "nothing is lost");
+        }
+        // A body that is not multipart at all, or whose first part never ends.
+        let (t, _) = multipart_first_field(Body::from("garbage"), "B", "csrf").await;
+        assert_eq!(t, None);
+        let endless = format!(
+            "--B\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{}",
+            "x".repeat(100_000)
+        );
+        let (t, rest) = multipart_first_field(Body::from(endless.clone()), "B", "csrf").await;
+        assert_eq!(t, None);
+        assert_eq!(
+            axum::body::to_bytes(rest, usize::MAX).await.unwrap().len(),
+            endless.len()
+        );
     }
 }
