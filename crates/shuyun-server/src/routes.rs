@@ -114,7 +114,7 @@ pub fn table() -> Vec<Route> {
     use shuyun_store::accounts::{ApiToken, IssuedToken, NewOrg, NewUser, Org, User};
     use shuyun_store::ledger::CheckpointView;
     use shuyun_store::EntryView;
-    use pages::{account as pa, admin as pd, catalogue as pc, home as ph, ledger as pl, login as pn};
+    use pages::{account as pa, admin as pd, catalogue as pc, data as pdt, home as ph, ledger as pl, login as pn};
     vec![
         // Operations
         Route::new(Kind::Ops, M::GET, "/healthz", P::Public, get(sys::healthz)).doc("ops", "Liveness").resp::<sys::Health>(),
@@ -208,6 +208,10 @@ pub fn table() -> Vec<Route> {
         page(M::GET, "/catalogue/{id}", P::Public, get(pc::show)),
         page(M::POST, "/catalogue/{id}/gradings/{version}/decide", P::GradeConfirm, post(pc::decide_grading)),
         page(M::POST, "/catalogue/{id}/negative-list", P::ResourceManage, post(pc::request_negative)),
+        page(M::POST, "/catalogue/{id}/data", P::ResourceManage, post(pdt::upload).layer(axum::extract::DefaultBodyLimit::max(crate::UPLOAD_LIMIT))),
+        page(M::POST, "/catalogue/{id}/data/{version}/current", P::ResourceManage, post(pdt::make_current)),
+        page(M::GET, "/catalogue/{id}/data/{version}/quality", P::Public, get(pdt::report)),
+        page(M::POST, "/catalogue/{id}/quality/rules", P::ResourceManage, post(pdt::set_rules)),
         page(M::GET, "/negative-list", P::Public, get(pc::negative_list)),
         page(M::POST, "/negative-list/{id}/decide", P::NegativeListDecide, post(pc::decide_negative)),
         page(M::GET, "/ledger", P::LedgerRead, get(pl::explorer)),

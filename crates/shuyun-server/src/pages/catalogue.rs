@@ -83,6 +83,7 @@ pub async fn show(
         .principal
         .as_ref()
         .is_some_and(|p| p.org_id == r.owner_org_id && ctx.can(Permission::ResourceManage));
+    let data_section = super::data::section(&state, &ctx, &r, owner).await;
     let body = html! {
         div.card {
             h1 { (r.name) " " code #resource-code { (r.code) } }
@@ -136,6 +137,7 @@ pub async fn show(
                 }
             }
         }
+        (data_section)
         @if owner && !r.on_negative_list {
             div.card {
                 h2 { (ctx.t("cat.request_negative")) }

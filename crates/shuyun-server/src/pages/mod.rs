@@ -1,9 +1,11 @@
 //! The web portal: server-rendered pages (maud), Chinese first. Forms post
-//! with the session's CSRF token; no JavaScript is needed.
+//! with the session's CSRF token (file uploads as multipart forms whose
+//! first field is the token); no JavaScript is needed.
 
 pub mod account;
 pub mod admin;
 pub mod catalogue;
+pub mod data;
 pub mod home;
 pub mod ledger;
 pub mod login;

@@ -401,4 +401,116 @@ async fn catalogue_in_browser(c: &Client, app: &App, backend: Backend) {
         .await
         .expect("public list");
     eventually(c, "#negative-published", |t| t.contains(&code)).await;
+    data_in_browser(c, app, backend, &code).await;
+}
+
+fn credit_code(n: u32) -> String {
+    let first17 = format!("91360200MA{n:07}");
+    format!(
+        "{first17}{}",
+        shuyun_domain::CreditCode::check_char(&first17).expect("c")
+    )
+}
+
+/// The department loads a good file and a broken one through the upload
+/// form, sees the rejection and the unchanged current version, reads the
+/// quality report and changes the rules.
+async fn data_in_browser(c: &Client, app: &App, backend: Backend, code: &str) {
+    let dir =
+        std::env::temp_dir().join(format!("shuyun-upload-{}-{backend:?}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let good = dir.join("企业信用.csv");
+    std::fs::write(
+        &good,
+        format!(
+            "credit_code,credit_level\n{},A\n{},B\n{},C\n",
+            credit_code(1),
+            credit_code(2),
+            credit_code(3)
+        ),
+    )
+    .expect("write");
+    // Row 2 repeats row 1's key; row 3 has no credit code.
+    let bad = dir.join("坏文件.csv");
+    std::fs::write(
+        &bad,
+        format!(
+            "credit_code,credit_level\n{0},A\n{0},B\n,C\n",
+            credit_code(1)
+        ),
+    )
+    .expect("write");
+
+    login(c, app, "fgw").await;
+    wait_role(c, "source_department").await;
+    c.goto(&format!("{}/catalogue", app.base))
+        .await
+        .expect("catalogue");
+    click(c, &format!("tr[data-code='{code}'] a")).await;
+    eventually(c, "#no-data", |t| !t.is_empty()).await;
+    find(c, "#file")
+        .await
+        .send_keys(&good.to_string_lossy())
+        .await
+        .expect("choose file");
+    click(c, "#upload").await;
+    eventually(c, "#flash", |t| t.contains("已入库") && t.contains("v1")).await;
+    eventually(c, "#data-versions tr[data-version='1']", |t| {
+        t.contains("当前版本") && t.contains("企业信用.csv")
+    })
+    .await;
+
+    // The broken file is rejected; v1 stays current and alone.
+    find(c, "#file")
+        .await
+        .send_keys(&bad.to_string_lossy())
+        .await
+        .expect("choose file");
+    click(c, "#upload").await;
+    let err = eventually(c, "#error", |t| t.contains("驳回")).await;
+    assert!(err.contains("当前版本未改变"), "{err}");
+    eventually(c, "#rejections", |t| t.contains("坏文件.csv")).await;
+    let rows = c
+        .find_all(Locator::Css("#data-versions tr[data-version]"))
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), 1);
+    assert!(
+        text(c, "#data-versions tr[data-version='1']")
+            .await
+            .contains("当前版本")
+    );
+    let href = find(c, "#rejections a.report")
+        .await
+        .attr("href")
+        .await
+        .expect("href")
+        .expect("href");
+    assert!(href.contains("/rejections/"), "{href}");
+    screenshot(c, &format!("{backend:?}-data")).await;
+
+    // The quality report of v1.
+    click(c, "#data-versions a.score").await;
+    eventually(c, "#quality-score", |t| !t.is_empty()).await;
+    assert!(text(c, "#quality-results").await.contains("时效性"));
+    screenshot(c, &format!("{backend:?}-quality")).await;
+
+    // New rules through the form.
+    c.goto(&format!("{}/catalogue", app.base))
+        .await
+        .expect("catalogue");
+    click(c, &format!("tr[data-code='{code}'] a")).await;
+    click(c, "#quality-rules + details summary").await;
+    let rules = r#"[{"check":"format","field":"credit_code","format":"credit_code","weight":3},{"check":"code_list","field":"credit_level","values":["A","B","C"]}]"#;
+    fill(c, "#rules-json", rules).await;
+    click(c, "#save-rules").await;
+    eventually(c, "#flash", |t| t.contains("质量规则")).await;
+    assert!(
+        text(c, "#quality-rules")
+            .await
+            .contains("credit_code is a valid credit_code")
+    );
+    click(c, "#logout").await;
+    wait_role(c, "anonymous").await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
