@@ -48,6 +48,7 @@ macro_rules! string_newtype {
 }
 
 pub mod access;
+pub mod calendar;
 pub mod catalogue;
 pub mod error;
 pub mod ids;
@@ -56,6 +57,7 @@ pub mod policy;
 pub mod workflow;
 
 pub use access::{Permission, Role};
+pub use calendar::{Date, Deadline, WorkCalendar};
 pub use error::{DomainError, ErrorCode};
 pub use ids::{CreditCode, DivisionCode, ResidentId, Username};
 pub use org::OrgKind;
