@@ -48,6 +48,7 @@ macro_rules! string_newtype {
 }
 
 pub mod access;
+pub mod calendar;
 pub mod catalogue;
 pub mod error;
 pub mod ids;
@@ -57,6 +58,7 @@ pub mod quality;
 pub mod workflow;
 
 pub use access::{Permission, Role};
+pub use calendar::{Date, Deadline, WorkCalendar};
 pub use error::{DomainError, ErrorCode};
 pub use ids::{CreditCode, DivisionCode, ResidentId, Username};
 pub use org::OrgKind;
