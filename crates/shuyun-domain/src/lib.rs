@@ -55,6 +55,7 @@ pub mod ids;
 pub mod org;
 pub mod policy;
 pub mod quality;
+pub mod tickets;
 pub mod workflow;
 
 pub use access::{Permission, Role};

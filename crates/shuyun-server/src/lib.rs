@@ -54,6 +54,10 @@ impl Clock {
     }
 }
 
+/// Working days a department has to verify and answer a ticket, unless
+/// configured otherwise.
+pub const DEFAULT_TICKET_WORKING_DAYS: u32 = 10;
+
 /// Shared state of the server.
 #[derive(Clone)]
 pub struct AppState {
@@ -68,6 +72,11 @@ pub struct AppState {
     /// Where resource data lives (Parquet objects): the local data directory
     /// or an S3-compatible store.
     pub objects: Arc<dyn object_store::ObjectStore>,
+    /// Working days, holidays and adjusted working days (工作日历) for
+    /// statutory deadlines.
+    pub calendar: Arc<shuyun_domain::calendar::WorkCalendar>,
+    /// Working days a department has to answer a ticket or objection.
+    pub ticket_working_days: u32,
 }
 
 impl AppState {
@@ -86,7 +95,20 @@ impl AppState {
             openapi: Arc::new(routes::openapi()),
             division: shuyun_domain::DivisionCode::jingdezhen(),
             objects,
+            calendar: Arc::new(shuyun_domain::calendar::WorkCalendar::builtin()),
+            ticket_working_days: DEFAULT_TICKET_WORKING_DAYS,
         }
+    }
+
+    /// Use a configured working-day calendar and answer period for tickets.
+    pub fn with_calendar(
+        mut self,
+        calendar: shuyun_domain::calendar::WorkCalendar,
+        ticket_working_days: u32,
+    ) -> Self {
+        self.calendar = Arc::new(calendar);
+        self.ticket_working_days = ticket_working_days;
+        self
     }
 
     /// Use another administrative division code (from the configuration).

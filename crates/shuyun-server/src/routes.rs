@@ -108,7 +108,7 @@ pub fn table() -> Vec<Route> {
     use Method as M;
     use Permission as P;
     use shuyun_store::data::{DataVersion, Rejection};
-    use api::{auth as au, catalogue as cat, data as dt, ledger as lg, orgs, quality as qa, system as sys, tokens as tk, users as us};
+    use api::{auth as au, catalogue as cat, data as dt, ledger as lg, orgs, quality as qa, system as sys, tickets as tkt, tokens as tk, users as us};
     use shuyun_store::quality::{QualityRules, QualityScore, StoredReport};
     use shuyun_store::catalogue::{ConsentRecord, Grading, NegativeEntry, NewGrading, NewResource, Resource};
     use shuyun_store::accounts::{ApiToken, IssuedToken, NewOrg, NewUser, Org, User};
@@ -182,6 +182,10 @@ pub fn table() -> Vec<Route> {
         api(M::GET, "/api/v1/resources/{id}/quality", P::Public, get(qa::history)).doc("quality", "Quality scores over time, one per data version").resp::<Vec<QualityScore>>(),
         api(M::GET, "/api/v1/resources/{id}/data/{version}/quality", P::Public, get(qa::report)).doc("quality", "The quality report of a data version (row numbers, never values)").resp::<StoredReport>(),
         api(M::POST, "/api/v1/resources/{id}/data/{version}/quality", P::ResourceManage, post(qa::reevaluate)).doc("quality", "Evaluate a data version again under the rules in force").resp::<StoredReport>().status(201),
+        api(M::POST, "/api/v1/resources/{id}/tickets", P::Authenticated, post(tkt::raise)).doc("tickets", "Raise a correction ticket or an objection on a resource or some of its records").body::<shuyun_store::tickets::NewTicket>().resp::<tkt::TicketView>().status(201),
+        api(M::GET, "/api/v1/tickets", P::Authenticated, get(tkt::list)).doc("tickets", "Tickets raised by or addressed to the caller's organisation (all, for whole-catalogue readers), with deadlines").resp::<Vec<tkt::TicketView>>(),
+        api(M::GET, "/api/v1/tickets/{id}", P::Authenticated, get(tkt::show)).doc("tickets", "One ticket with its steps").resp::<tkt::TicketDetail>(),
+        api(M::POST, "/api/v1/tickets/{id}/steps", P::Authenticated, post(tkt::step)).doc("tickets", "Take a step: acknowledge or answer (department), accept, dispute or withdraw (raiser)").body::<tkt::StepBody>().resp::<tkt::TicketView>(),
         // Portal pages
         page(M::GET, "/", P::Public, get(ph::home)),
         page(M::GET, "/login", P::Public, get(pn::form)),

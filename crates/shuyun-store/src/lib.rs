@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod quality;
 mod schema;
 pub mod testing;
+pub mod tickets;
 mod tx;
 
 use std::sync::Arc;

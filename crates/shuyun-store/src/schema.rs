@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_catalogue.sql")),
     (3, include_str!("../migrations/0003_data_versions.sql")),
     (4, include_str!("../migrations/0004_quality.sql")),
+    (5, include_str!("../migrations/0005_tickets.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -7,5 +7,6 @@ pub mod ledger;
 pub mod orgs;
 pub mod quality;
 pub mod system;
+pub mod tickets;
 pub mod tokens;
 pub mod users;

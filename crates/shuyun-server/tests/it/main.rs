@@ -6,3 +6,4 @@ mod api;
 mod browser;
 mod catalogue;
 mod kit;
+mod tickets;
