@@ -162,7 +162,7 @@ impl Store {
         check_len("description", &new.description, 4, 4000)?;
         if let Some(f) = &new.field {
             let g = self.current_grading(resource_id).await?;
-            if !g.is_some_and(|g| g.schema.field(f).is_some()) {
+            if g.is_none_or(|g| g.schema.field(f).is_none()) {
                 return Err(DomainError::invalid(
                     "field",
                     format!("no field '{f}' in the resource"),
