@@ -114,7 +114,7 @@ pub fn table() -> Vec<Route> {
     use shuyun_store::accounts::{ApiToken, IssuedToken, NewOrg, NewUser, Org, User};
     use shuyun_store::ledger::CheckpointView;
     use shuyun_store::EntryView;
-    use pages::{account as pa, admin as pd, catalogue as pc, data as pdt, home as ph, ledger as pl, login as pn};
+    use pages::{account as pa, admin as pd, catalogue as pc, data as pdt, home as ph, ledger as pl, login as pn, tickets as ptk};
     vec![
         // Operations
         Route::new(Kind::Ops, M::GET, "/healthz", P::Public, get(sys::healthz)).doc("ops", "Liveness").resp::<sys::Health>(),
@@ -216,6 +216,10 @@ pub fn table() -> Vec<Route> {
         page(M::POST, "/catalogue/{id}/data/{version}/current", P::ResourceManage, post(pdt::make_current)),
         page(M::GET, "/catalogue/{id}/data/{version}/quality", P::Public, get(pdt::report)),
         page(M::POST, "/catalogue/{id}/quality/rules", P::ResourceManage, post(pdt::set_rules)),
+        page(M::POST, "/catalogue/{id}/tickets", P::Authenticated, post(ptk::raise)),
+        page(M::GET, "/tickets", P::Authenticated, get(ptk::list)),
+        page(M::GET, "/tickets/{id}", P::Authenticated, get(ptk::show)),
+        page(M::POST, "/tickets/{id}/steps", P::Authenticated, post(ptk::step)),
         page(M::GET, "/negative-list", P::Public, get(pc::negative_list)),
         page(M::POST, "/negative-list/{id}/decide", P::NegativeListDecide, post(pc::decide_negative)),
         page(M::GET, "/ledger", P::LedgerRead, get(pl::explorer)),

@@ -84,6 +84,7 @@ pub async fn show(
         .as_ref()
         .is_some_and(|p| p.org_id == r.owner_org_id && ctx.can(Permission::ResourceManage));
     let data_section = super::data::section(&state, &ctx, &r, owner).await;
+    let ticket_section = super::tickets::section(&state, &ctx, &r).await;
     let body = html! {
         div.card {
             h1 { (r.name) " " code #resource-code { (r.code) } }
@@ -138,6 +139,7 @@ pub async fn show(
             }
         }
         (data_section)
+        (ticket_section)
         @if owner && !r.on_negative_list {
             div.card {
                 h2 { (ctx.t("cat.request_negative")) }
@@ -200,7 +202,8 @@ pub async fn new_form(ctx: PageCtx) -> Response {
                 label { (ctx.t("cat.rights_holder")) } input name="rights_holder" value=(org) required;
                 label { (ctx.t("cat.rights_processor")) } input name="rights_processor" value="景德镇市数字经济发展中心" required;
                 label { (ctx.t("cat.rights_operator")) } input name="rights_operator" value="待授权运营机构" required;
-                label { input type="checkbox" name="public" value="1" style="min-width:0"; " " (ctx.t("cat.public")) }
+                label { input #r_public type="checkbox" name="public" value="1" style="min-width:0"; " " (ctx.t("cat.public")) }
+                label { input #r_open type="checkbox" name="open_data" value="1" style="min-width:0"; " " (ctx.t("cat.open")) " " span.muted { (ctx.t("cat.open_hint")) } }
                 h3 { (ctx.t("cat.schema")) }
                 p.muted { (ctx.t("cat.fields_hint")) }
                 table #field-rows {
@@ -282,7 +285,7 @@ fn parse_form(body: &[u8]) -> Result<NewResource, DomainError> {
         },
         shared_from_org_id: None,
         public: !get("public").is_empty(),
-        open_data: false,
+        open_data: !get("open_data").is_empty(),
         schema: Schema::new(fields)?,
         grade: None,
         basis,

@@ -57,6 +57,9 @@ pub async fn home(State(state): State<AppState>, ctx: PageCtx) -> Response {
         tasks.push(("/catalogue/new", ctx.t("cat.register")));
     }
     tasks.push(("/catalogue", ctx.t("cat.title")));
+    if ctx.principal.is_some() {
+        tasks.push(("/tickets", ctx.t("tk.title")));
+    }
     if ctx.can(Permission::NegativeListDecide) {
         tasks.push(("/negative-list", ctx.t("neg.requests")));
     }

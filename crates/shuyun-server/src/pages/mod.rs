@@ -9,6 +9,7 @@ pub mod data;
 pub mod home;
 pub mod ledger;
 pub mod login;
+pub mod tickets;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -195,6 +196,7 @@ pub fn layout(ctx: &PageCtx, title: &str, body: Markup) -> Markup {
                         a href="/negative-list" { (ctx.t("nav.negative")) }
                         @if ctx.can(Permission::OrgRead) { a href="/admin/orgs" { (ctx.t("nav.orgs")) } }
                         @if ctx.can(Permission::UserRead) { a href="/admin/users" { (ctx.t("nav.users")) } }
+                        @if ctx.principal.is_some() { a href="/tickets" { (ctx.t("nav.tickets")) } }
                         @if ctx.can(Permission::LedgerRead) { a href="/ledger" { (ctx.t("nav.ledger")) } }
                         @if ctx.principal.is_some() { a href="/account" { (ctx.t("nav.account")) } }
                     }

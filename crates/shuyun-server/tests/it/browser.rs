@@ -355,6 +355,7 @@ async fn catalogue_in_browser(c: &Client, app: &App, backend: Backend) {
     fill(c, "input[name='f1_label']", "信用等级").await;
     click(c, "select[name='f1_grade'] option[value='important']").await;
     fill(c, "#r_reason", "企业信用评价结果").await;
+    click(c, "#r_public").await;
     click(c, "#submit-resource").await;
     let code = eventually(c, "#resource-code", |t| t.starts_with("360200-XY-")).await;
     assert!(text(c, "#gradings").await.contains("proposed"));
@@ -513,4 +514,69 @@ async fn data_in_browser(c: &Client, app: &App, backend: Backend, code: &str) {
     click(c, "#logout").await;
     wait_role(c, "anonymous").await;
     let _ = std::fs::remove_dir_all(&dir);
+    objection_in_browser(c, app, backend, code).await;
+}
+
+/// An operator objects to a record; the department answers within its
+/// deadline; the operator accepts.
+async fn objection_in_browser(c: &Client, app: &App, backend: Backend, code: &str) {
+    login(c, app, "yunying1").await;
+    wait_role(c, "operator").await;
+    c.goto(&format!("{}/catalogue", app.base))
+        .await
+        .expect("catalogue");
+    click(c, &format!("tr[data-code='{code}'] a")).await;
+    click(c, "#raise-ticket summary").await;
+    fill(c, "#tk_field", "credit_level").await;
+    fill(c, "#tk_records", "第2行").await;
+    fill(
+        c,
+        "#tk_description",
+        "该企业信用等级应为A，附评价结果通知书",
+    )
+    .await;
+    click(c, "#submit-ticket").await;
+    eventually(c, "#ticket-state", |t| t.contains("待受理")).await;
+    eventually(c, "#ticket-deadline", |t| t.contains("剩余 10 个工作日")).await;
+    assert!(
+        c.find(Locator::Css("#step-answer")).await.is_err(),
+        "the raiser cannot answer"
+    );
+    click(c, "#logout").await;
+    wait_role(c, "anonymous").await;
+
+    login(c, app, "fgw").await;
+    wait_role(c, "source_department").await;
+    c.goto(&format!("{}/tickets", app.base))
+        .await
+        .expect("tickets");
+    eventually(c, "#tickets", |t| {
+        t.contains("瓷都数据运营") || t.contains(code)
+    })
+    .await;
+    click(c, "#tickets tr[data-ticket] a").await;
+    click(c, "#step-acknowledge").await;
+    eventually(c, "#ticket-state", |t| t.contains("核实中")).await;
+    click(c, "#outcome option[value='unfounded']").await;
+    fill(c, "#step-note", "经核实，信用等级以年度评价为准").await;
+    click(c, "#step-answer").await;
+    eventually(c, "#ticket-outcome", |t| t.contains("异议不成立")).await;
+    screenshot(c, &format!("{backend:?}-ticket")).await;
+    click(c, "#logout").await;
+    wait_role(c, "anonymous").await;
+
+    login(c, app, "yunying1").await;
+    wait_role(c, "operator").await;
+    c.goto(&format!("{}/tickets", app.base))
+        .await
+        .expect("tickets");
+    click(c, "#tickets tr[data-ticket] a").await;
+    click(c, "#step-accept").await;
+    eventually(c, "#ticket-state", |t| t.contains("已办结")).await;
+    assert_eq!(
+        text(c, "#ticket-steps").await.matches("受理").count() >= 1,
+        true
+    );
+    click(c, "#logout").await;
+    wait_role(c, "anonymous").await;
 }
