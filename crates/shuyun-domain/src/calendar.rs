@@ -179,7 +179,7 @@ impl Date {
 
     pub fn year(self) -> i32 {
         let (y, _, _) = civil_from_days(self.days);
-        // Dates reachable through this API stay within ±300 million years.
+        // Real dates are far inside i32; the year saturates beyond it.
         i32::try_from(y).unwrap_or(if y < 0 { i32::MIN } else { i32::MAX })
     }
 

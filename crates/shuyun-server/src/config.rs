@@ -1,11 +1,13 @@
 //! Server configuration: a TOML file whose every key can be overridden by an
 //! environment variable `SHUYUN_<KEY>` (upper case), e.g.
-//! `SHUYUN_DATABASE_URL=postgres://…`.
+//! `SHUYUN_DATABASE_URL=postgres://…`. The `[calendar]` section is a table:
+//! `SHUYUN_CALENDAR` holds its TOML text.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use shuyun_domain::WorkCalendar;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +37,11 @@ pub struct Config {
     /// Mark cookies `Secure` (set when served over HTTPS).
     #[serde(default)]
     pub secure_cookies: bool,
+    /// Working-day calendar for statutory deadlines, validated: the
+    /// `[calendar]` section (`shuyun_domain::calendar::CalendarConfig`).
+    /// Default: the built-in 2025–2026 State Council schedules.
+    #[serde(default)]
+    pub calendar: WorkCalendar,
 }
 
 fn default_listen() -> SocketAddr {
@@ -62,6 +69,7 @@ const KEYS: &[&str] = &[
     "division_code",
     "log_format",
     "secure_cookies",
+    "calendar",
 ];
 
 impl Config {
@@ -73,13 +81,21 @@ impl Config {
         let mut table: toml::Table = toml::from_str(text).map_err(|e| format!("config: {e}"))?;
         for key in KEYS {
             if let Some(v) = env(&format!("SHUYUN_{}", key.to_ascii_uppercase())) {
-                let value = if *key == "secure_cookies" {
-                    toml::Value::Boolean(matches!(v.as_str(), "1" | "true" | "yes"))
-                } else {
-                    toml::Value::String(v)
+                let value = match *key {
+                    "secure_cookies" => {
+                        toml::Value::Boolean(matches!(v.as_str(), "1" | "true" | "yes"))
+                    }
+                    "calendar" => toml::Value::Table(
+                        toml::from_str(&v).map_err(|e| format!("config: SHUYUN_CALENDAR: {e}"))?,
+                    ),
+                    _ => toml::Value::String(v),
                 };
                 table.insert((*key).to_string(), value);
             }
+        }
+        // Bare TOML dates (`from = 2026-02-15`) read like quoted ones.
+        if let Some(calendar) = table.get_mut("calendar") {
+            dates_as_strings(calendar);
         }
         let cfg: Config = table
             .try_into()
@@ -88,6 +104,11 @@ impl Config {
             .parse::<shuyun_domain::DivisionCode>()
             .map_err(|e| format!("config: division_code: {}", e.message))?;
         Ok(cfg)
+    }
+
+    /// The working-day calendar for statutory deadlines.
+    pub fn calendar(&self) -> &WorkCalendar {
+        &self.calendar
     }
 
     pub fn database_url(&self) -> String {
@@ -100,6 +121,15 @@ impl Config {
         self.ledger_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("ledger-sm2.pem"))
+    }
+}
+
+fn dates_as_strings(value: &mut toml::Value) {
+    match value {
+        toml::Value::Datetime(d) => *value = toml::Value::String(d.to_string()),
+        toml::Value::Array(items) => items.iter_mut().for_each(dates_as_strings),
+        toml::Value::Table(table) => table.iter_mut().for_each(|(_, v)| dates_as_strings(v)),
+        _ => {}
     }
 }
 
@@ -127,5 +157,30 @@ mod tests {
         let text = include_str!("../../../shuyun.example.toml");
         let cfg = Config::from_toml_and_env(text, |_| None).expect("example config");
         assert_eq!(cfg.listen.port(), 8080);
+        // The example lists the 2026 notice exactly as built in.
+        assert_eq!(cfg.calendar(), &WorkCalendar::builtin());
+    }
+
+    #[test]
+    fn calendar_section() {
+        use shuyun_domain::Date;
+        let date = |s: &str| s.parse::<Date>().expect("date");
+        let cfg = Config::from_toml_and_env("", |_| None).expect("defaults");
+        assert!(cfg.calendar().covers(2026));
+        let text = "[calendar]\n[[calendar.years]]\nyear = 2027\n\
+                    holidays = [{ name = \"元旦\", from = 2027-01-01 }]\n";
+        let cfg = Config::from_toml_and_env(text, |_| None).expect("bare dates");
+        assert!(cfg.calendar().covers(2027) && cfg.calendar().covers(2026));
+        assert!(!cfg.calendar().is_working_day(date("2027-01-01")));
+        let cfg = Config::from_toml_and_env(text, |k| {
+            (k == "SHUYUN_CALENDAR").then(|| "builtin = false".to_string())
+        })
+        .expect("env override");
+        assert!(!cfg.calendar().covers(2026));
+        let bad = "[calendar]\n[[calendar.years]]\nyear = 2027\n\
+                   holidays = [{ name = \"元旦\", from = \"2027-01-01\", workdays = [\"2027-01-04\"] }]\n";
+        let err = Config::from_toml_and_env(bad, |_| None).expect_err("weekday worked");
+        assert!(err.contains("2027-01-04 is a Monday"), "{err}");
+        assert!(Config::from_toml_and_env("[calendar]\nbuiltins = true\n", |_| None).is_err());
     }
 }
