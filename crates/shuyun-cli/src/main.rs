@@ -200,8 +200,9 @@ async fn run_server(cfg: Config, demo: Option<f64>) -> Result<(), String> {
             logins.join(", ")
         );
     }
-    let state =
-        AppState::new(store.clone(), objects, clock, cfg.secure_cookies).with_division(division);
+    let state = AppState::new(store.clone(), objects, clock, cfg.secure_cookies)
+        .with_division(division)
+        .with_calendar(cfg.calendar.clone(), cfg.ticket_working_days);
     shuyun_server::serve(listener, state, shuyun_server::shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;

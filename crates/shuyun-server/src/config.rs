@@ -42,6 +42,14 @@ pub struct Config {
     /// Default: the built-in 2025–2026 State Council schedules.
     #[serde(default)]
     pub calendar: WorkCalendar,
+    /// Working days a source department has to verify and answer a
+    /// correction ticket or objection (1 to 60).
+    #[serde(default = "default_ticket_days")]
+    pub ticket_working_days: u32,
+}
+
+fn default_ticket_days() -> u32 {
+    crate::DEFAULT_TICKET_WORKING_DAYS
 }
 
 fn default_listen() -> SocketAddr {
@@ -70,6 +78,7 @@ const KEYS: &[&str] = &[
     "log_format",
     "secure_cookies",
     "calendar",
+    "ticket_working_days",
 ];
 
 impl Config {
@@ -85,6 +94,9 @@ impl Config {
                     "secure_cookies" => {
                         toml::Value::Boolean(matches!(v.as_str(), "1" | "true" | "yes"))
                     }
+                    "ticket_working_days" => toml::Value::Integer(v.parse().map_err(|_| {
+                        format!("config: SHUYUN_TICKET_WORKING_DAYS: '{v}' is not a number")
+                    })?),
                     "calendar" => toml::Value::Table(
                         toml::from_str(&v).map_err(|e| format!("config: SHUYUN_CALENDAR: {e}"))?,
                     ),
@@ -103,6 +115,9 @@ impl Config {
         cfg.division_code
             .parse::<shuyun_domain::DivisionCode>()
             .map_err(|e| format!("config: division_code: {}", e.message))?;
+        if !(1..=60).contains(&cfg.ticket_working_days) {
+            return Err("config: ticket_working_days must be 1 to 60".into());
+        }
         Ok(cfg)
     }
 
@@ -182,5 +197,25 @@ mod tests {
         let err = Config::from_toml_and_env(bad, |_| None).expect_err("weekday worked");
         assert!(err.contains("2027-01-04 is a Monday"), "{err}");
         assert!(Config::from_toml_and_env("[calendar]\nbuiltins = true\n", |_| None).is_err());
+    }
+
+    #[test]
+    fn ticket_working_days() {
+        let cfg = Config::from_toml_and_env("", |_| None).expect("defaults");
+        assert_eq!(cfg.ticket_working_days, crate::DEFAULT_TICKET_WORKING_DAYS);
+        let cfg = Config::from_toml_and_env("", |k| {
+            (k == "SHUYUN_TICKET_WORKING_DAYS").then(|| "5".to_string())
+        })
+        .expect("env");
+        assert_eq!(cfg.ticket_working_days, 5);
+        for bad in ["ticket_working_days = 0", "ticket_working_days = 61"] {
+            let e = Config::from_toml_and_env(bad, |_| None).expect_err(bad);
+            assert!(e.contains("1 to 60"), "{e}");
+        }
+        let e = Config::from_toml_and_env("", |k| {
+            (k == "SHUYUN_TICKET_WORKING_DAYS").then(|| "ten".to_string())
+        })
+        .expect_err("not a number");
+        assert!(e.contains("not a number"), "{e}");
     }
 }
