@@ -2,6 +2,7 @@
 //! quality evaluation of stored versions, and the deterministic pilot data
 //! generator.
 
+pub mod export;
 pub mod ingest;
 pub mod objects;
 pub mod pilot;

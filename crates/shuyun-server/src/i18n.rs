@@ -401,6 +401,26 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("tk.action.accept", "认可答复", "Accept"),
     ("tk.action.dispute", "不认可，再次申请核实", "Dispute"),
     ("tk.action.withdraw", "撤回", "Withdraw"),
+    ("nav.open", "开放数据", "Open data"),
+    ("open.title", "开放数据", "Open data"),
+    (
+        "open.intro",
+        "以下一般数据已由数源部门开放，任何人无需登录即可下载当前版本（CSV 可直接用表格软件打开；Parquet 文件的 SM3 哈希与存证账本一致）。",
+        "These general-grade resources are opened by their departments: anyone may download the current version without signing in (CSV opens in a spreadsheet; the Parquet file's SM3 hash matches the ledger).",
+    ),
+    (
+        "open.dcat",
+        "数据目录 DCAT（JSON-LD）",
+        "Catalogue as DCAT (JSON-LD)",
+    ),
+    ("open.none", "暂无开放数据。", "No open data yet."),
+    ("open.download", "下载", "Download"),
+    ("open.terms_title", "使用条款", "Terms of use"),
+    (
+        "open.terms",
+        "开放数据可免费获取和使用，使用时应注明数据来源部门，不得用于违法用途，不得尝试重新识别个人或组织。",
+        "Open data is free to obtain and use; credit the source department, do not use it unlawfully, and do not try to re-identify people or organisations.",
+    ),
     ("neg.title", "负面清单", "Negative list"),
     (
         "neg.published",

@@ -93,6 +93,11 @@ impl Route {
         self.response_type = "text/plain";
         self
     }
+    /// A non-JSON response of this media type (a file).
+    fn produces(mut self, media_type: &'static str) -> Self {
+        self.response_type = media_type;
+        self
+    }
 }
 
 fn api(m: Method, path: &'static str, perm: Permission, h: MethodRouter<AppState>) -> Route {
@@ -108,13 +113,13 @@ pub fn table() -> Vec<Route> {
     use Method as M;
     use Permission as P;
     use shuyun_store::data::{DataVersion, Rejection};
-    use api::{auth as au, catalogue as cat, data as dt, ledger as lg, orgs, quality as qa, system as sys, tickets as tkt, tokens as tk, users as us};
+    use api::{auth as au, catalogue as cat, data as dt, ledger as lg, orgs, quality as qa, system as sys, tickets as tkt, tokens as tk, users as us, open as op};
     use shuyun_store::quality::{QualityRules, QualityScore, StoredReport};
     use shuyun_store::catalogue::{ConsentRecord, Grading, NegativeEntry, NewGrading, NewResource, Resource};
     use shuyun_store::accounts::{ApiToken, IssuedToken, NewOrg, NewUser, Org, User};
     use shuyun_store::ledger::CheckpointView;
     use shuyun_store::EntryView;
-    use pages::{account as pa, admin as pd, catalogue as pc, data as pdt, home as ph, ledger as pl, login as pn, tickets as ptk};
+    use pages::{account as pa, admin as pd, catalogue as pc, data as pdt, home as ph, ledger as pl, login as pn, open as po, tickets as ptk};
     vec![
         // Operations
         Route::new(Kind::Ops, M::GET, "/healthz", P::Public, get(sys::healthz)).doc("ops", "Liveness").resp::<sys::Health>(),
@@ -156,6 +161,8 @@ pub fn table() -> Vec<Route> {
         // Catalogue (A1-A4)
         api(M::GET, "/api/v1/public/resources", P::Public, get(cat::public_list)).doc("catalogue", "The public catalogue").resp::<Vec<Resource>>(),
         api(M::GET, "/api/v1/public/negative-list", P::Public, get(cat::negative_public)).doc("catalogue", "The published negative list").resp::<Vec<NegativeEntry>>(),
+        api(M::GET, "/api/v1/public/resources/{id}/download", P::Public, get(op::download)).doc("open data", "Download the current version of an open, general-grade resource (CSV by default, or Parquet)").query::<op::DownloadQuery>().produces("text/csv"),
+        api(M::GET, "/api/v1/public/dcat.jsonld", P::Public, get(op::dcat)).doc("open data", "The public catalogue as DCAT (JSON-LD) for harvesting").produces("application/ld+json"),
         api(M::GET, "/api/v1/resources", P::Authenticated, get(cat::list)).doc("catalogue", "The catalogue as the caller may see it").resp::<Vec<Resource>>(),
         api(M::POST, "/api/v1/resources", P::ResourceManage, post(cat::register)).doc("catalogue", "Register a resource of one's department with its schema and grades").body::<NewResource>().resp::<Resource>().status(201),
         api(M::GET, "/api/v1/resources/{id}", P::Authenticated, get(cat::show)).doc("catalogue", "One resource").resp::<Resource>(),
@@ -176,7 +183,7 @@ pub fn table() -> Vec<Route> {
         api(M::GET, "/api/v1/resources/{id}/data", P::Authenticated, get(dt::versions)).doc("data", "Data versions, newest first").resp::<Vec<DataVersion>>(),
         api(M::POST, "/api/v1/resources/{id}/data/{version}/current", P::ResourceManage, post(dt::make_current)).doc("data", "Make an earlier data version current again").resp::<DataVersion>(),
         api(M::GET, "/api/v1/resources/{id}/rejections", P::Authenticated, get(dt::rejections)).doc("data", "Rejected loads").resp::<Vec<Rejection>>(),
-        api(M::GET, "/api/v1/resources/{id}/rejections/{rid}/report", P::Authenticated, get(dt::report)).doc("data", "The row-level report of a rejected load (CSV)").text(),
+        api(M::GET, "/api/v1/resources/{id}/rejections/{rid}/report", P::Authenticated, get(dt::report)).doc("data", "The row-level report of a rejected load (CSV)").produces("text/csv"),
         api(M::GET, "/api/v1/resources/{id}/quality/rules", P::Public, get(qa::rules)).doc("quality", "The quality rules in force (defaults until the department sets its own)").resp::<QualityRules>(),
         api(M::POST, "/api/v1/resources/{id}/quality/rules", P::ResourceManage, post(qa::set_rules)).doc("quality", "Set new quality rules (a new rules version)").body::<Vec<shuyun_domain::quality::Rule>>().resp::<QualityRules>().status(201),
         api(M::GET, "/api/v1/resources/{id}/quality", P::Public, get(qa::history)).doc("quality", "Quality scores over time, one per data version").resp::<Vec<QualityScore>>(),
@@ -207,6 +214,7 @@ pub fn table() -> Vec<Route> {
         page(M::POST, "/admin/users/{id}/tokens", P::TokenAdmin, post(pd::issue_user_token)),
         page(M::POST, "/admin/tokens/{id}/revoke", P::TokenAdmin, post(pd::revoke_any_token)),
         page(M::GET, "/catalogue", P::Public, get(pc::list)),
+        page(M::GET, "/open-data", P::Public, get(po::page)),
         page(M::POST, "/catalogue", P::ResourceManage, post(pc::create)),
         page(M::GET, "/catalogue/new", P::ResourceManage, get(pc::new_form)),
         page(M::GET, "/catalogue/{id}", P::Public, get(pc::show)),
@@ -293,8 +301,11 @@ pub fn openapi() -> Value {
             (Some(f), ct) => {
                 json!({"description": "success", "content": {ct: {"schema": f(&mut g)}}})
             }
-            (None, "text/plain") => {
-                json!({"description": "success", "content": {"text/plain": {"schema": {"type": "string"}}}})
+            (None, ct) if ct.starts_with("text/") => {
+                json!({"description": "success", "content": {ct: {"schema": {"type": "string"}}}})
+            }
+            (None, "application/ld+json") => {
+                json!({"description": "success", "content": {"application/ld+json": {"schema": {"type": "object"}}}})
             }
             (None, _) if route.status == 204 => json!({"description": "done"}),
             (None, ct) => json!({"description": "success", "content": {ct: {"schema": {}}}}),

@@ -244,6 +244,26 @@ impl Store {
         Ok(row.try_get::<Option<i64>, _>("t")?)
     }
 
+    /// Record a download of open data (every data access is in the ledger;
+    /// `actor` is the signed-in user or `public`).
+    pub async fn record_open_download(
+        &self,
+        actor: &str,
+        v: &DataVersion,
+        format: &str,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin(now_ms).await?;
+        tx.record(LedgerEvent::new(
+            actor,
+            "data.open_download",
+            format!("resource:{}", v.resource_id),
+            json!({"version": v.version, "format": format, "sm3": v.sm3}),
+        ));
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The current data version, if any.
     pub async fn current_data(&self, resource_id: i64) -> StoreResult<Option<DataVersion>> {
         let row = sqlx::query("SELECT * FROM data_versions WHERE resource_id = $1 AND current = 1")

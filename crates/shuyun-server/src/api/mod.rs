@@ -4,6 +4,7 @@ pub mod auth;
 pub mod catalogue;
 pub mod data;
 pub mod ledger;
+pub mod open;
 pub mod orgs;
 pub mod quality;
 pub mod system;

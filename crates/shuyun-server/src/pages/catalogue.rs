@@ -85,6 +85,7 @@ pub async fn show(
         .is_some_and(|p| p.org_id == r.owner_org_id && ctx.can(Permission::ResourceManage));
     let data_section = super::data::section(&state, &ctx, &r, owner).await;
     let ticket_section = super::tickets::section(&state, &ctx, &r).await;
+    let open_links = super::open::links(&state, &ctx, &r).await;
     let body = html! {
         div.card {
             h1 { (r.name) " " code #resource-code { (r.code) } }
@@ -100,6 +101,7 @@ pub async fn show(
                 tr { th { (ctx.t("cat.rights_holder")) } td { (r.rights.holder) } }
                 tr { th { (ctx.t("cat.rights_processor")) } td { (r.rights.processor) } }
                 tr { th { (ctx.t("cat.rights_operator")) } td { (r.rights.operator) } }
+                @if let Some(l) = &open_links { tr #open-download { th { (ctx.t("open.download")) } td { (l) } } }
             }
         }
         @if let Some(g) = current {

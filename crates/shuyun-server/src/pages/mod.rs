@@ -9,6 +9,7 @@ pub mod data;
 pub mod home;
 pub mod ledger;
 pub mod login;
+pub mod open;
 pub mod tickets;
 
 use axum::extract::FromRequestParts;
@@ -194,6 +195,7 @@ pub fn layout(ctx: &PageCtx, title: &str, body: Markup) -> Markup {
                         a href="/" { (ctx.t("nav.home")) }
                         a href="/catalogue" { (ctx.t("nav.catalogue")) }
                         a href="/negative-list" { (ctx.t("nav.negative")) }
+                        a #nav-open href="/open-data" { (ctx.t("nav.open")) }
                         @if ctx.can(Permission::OrgRead) { a href="/admin/orgs" { (ctx.t("nav.orgs")) } }
                         @if ctx.can(Permission::UserRead) { a href="/admin/users" { (ctx.t("nav.users")) } }
                         @if ctx.principal.is_some() { a href="/tickets" { (ctx.t("nav.tickets")) } }

@@ -515,6 +515,79 @@ async fn data_in_browser(c: &Client, app: &App, backend: Backend, code: &str) {
     wait_role(c, "anonymous").await;
     let _ = std::fs::remove_dir_all(&dir);
     objection_in_browser(c, app, backend, code).await;
+    open_data_in_browser(c, app, backend).await;
+}
+
+/// The public, without signing in, finds open data, downloads it and
+/// reads the DCAT catalogue.
+async fn open_data_in_browser(c: &Client, app: &App, backend: Backend) {
+    // A department opens a resource (set up through the API).
+    let dept = app.login("wlj").await;
+    let r: Value = dept
+        .post(
+            "/api/v1/resources",
+            &json!({
+                "name": "公共文化场馆", "description": "全市公共文化场馆", "domain": "culture_tourism",
+                "frequency": "quarterly", "source_system": "文旅资源库", "standard": "GB/T 35295",
+                "contact": "信息科", "public": true, "open_data": true,
+                "rights": {"holder": "市文广新旅局", "processor": "数字经济发展中心", "operator": "待授权"},
+                "schema": [
+                    {"name": "venue_id", "label": "场馆编号", "type": "string", "key": true, "grade": "general1", "pi": "none"},
+                    {"name": "name", "label": "场馆名称", "type": "string", "grade": "general1", "pi": "none"}
+                ],
+                "basis": {"impact_object": "public_interest", "impact_degree": "minor", "reason": "公开信息"}
+            }),
+        )
+        .await
+        .expect("register");
+    let up = dept
+        .raw(
+            reqwest::Method::POST,
+            &format!("/api/v1/resources/{}/data", r["id"]),
+            Some("venue_id,name\nV001,景德镇中国陶瓷博物馆\n"),
+            "text/csv",
+        )
+        .await
+        .expect("upload");
+    assert_eq!(up.status.as_u16(), 201);
+    let code = r["code"].as_str().expect("code");
+
+    c.goto(&format!("{}/", app.base)).await.expect("home");
+    wait_role(c, "anonymous").await;
+    click(c, "#nav-open").await;
+    eventually(c, &format!("#open-data tr[data-code='{code}']"), |t| {
+        t.contains("CSV")
+    })
+    .await;
+    // Download the CSV as the page's link would, in the page's own context.
+    let href = find(
+        c,
+        &format!("#open-data tr[data-code='{code}'] a.download-csv"),
+    )
+    .await
+    .attr("href")
+    .await
+    .expect("href")
+    .expect("href");
+    let body = c
+        .execute_async(
+            "const [url, done] = arguments; fetch(url).then(r => r.text()).then(done, e => done('ERR ' + e));",
+            vec![json!(href)],
+        )
+        .await
+        .expect("fetch");
+    // (The browser's UTF-8 decoder consumes the BOM.)
+    assert_eq!(
+        body.as_str(),
+        Some("venue_id,name\r\nV001,景德镇中国陶瓷博物馆\r\n")
+    );
+    screenshot(c, &format!("{backend:?}-open-data")).await;
+    click(c, "#dcat-link").await;
+    let dcat = eventually(c, "body", |t| t.contains("dcat:Catalog")).await;
+    assert!(
+        dcat.contains(code) && dcat.contains("download?format=csv"),
+        "{dcat}"
+    );
 }
 
 /// An operator objects to a record; the department answers within its

@@ -6,4 +6,5 @@ mod api;
 mod browser;
 mod catalogue;
 mod kit;
+mod open;
 mod tickets;
