@@ -296,6 +296,12 @@ async fn ingest(cfg: Config, a: IngestArgs) -> Result<bool, String> {
         match outcome {
             Ok(v) => {
                 println!("loaded {} rows into {} as version {} (SM3 {})", v.rows, a.resource, v.version, v.sm3);
+                if let Ok(q) = store.quality_report(id, v.version).await {
+                    println!("quality score {:.2}", q.report.score);
+                    for r in q.report.results.iter().filter(|r| r.failed > 0) {
+                        println!("  {} failed on {} of {} (rows {:?}…)", r.description, r.failed, r.checked, r.sample_rows);
+                    }
+                }
                 Ok(true)
             }
             Err(LoadError::Rejected { rejection, report }) => {

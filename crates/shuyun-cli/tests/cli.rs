@@ -170,6 +170,7 @@ async fn ingest_loads_a_file_or_prints_its_rejection() {
     let (c, out) = run("sthjj", &good);
     assert_eq!(c, 0, "{out}");
     assert!(out.contains("as version 2"), "{out}");
+    assert!(out.contains("quality score "), "{out}");
     // Another department is refused; a broken file is rejected with its rows.
     let (c, out) = run("fgw", &good);
     assert_eq!(c, 2, "{out}");
