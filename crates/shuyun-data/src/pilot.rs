@@ -845,7 +845,21 @@ pub fn quality_rules(pr: &PilotResource) -> Vec<shuyun_domain::quality::Rule> {
             rules.push(rule(check, 1));
         }
     }
-    for f in pr.schema.fields().iter().filter(|f| f.nullable) {
+    // Empty by design, not by neglect: individual applicants have no credit
+    // code, open cases no completion, the first year no growth rate.
+    const EMPTY_BY_DESIGN: [&str; 5] = [
+        "applicant_credit_code",
+        "completed_at",
+        "within_deadline",
+        "yoy_pct",
+        "planned_completion",
+    ];
+    for f in pr
+        .schema
+        .fields()
+        .iter()
+        .filter(|f| f.nullable && !EMPTY_BY_DESIGN.contains(&f.name.as_str()))
+    {
         rules.push(rule(
             Check::NotEmpty {
                 field: f.name.clone(),
