@@ -10,8 +10,9 @@
 //! existing object at `dest` is left as it was.
 //!
 //! Memory stays bounded whatever the input size: one chunk queue, one record
-//! batch being built, the Parquet row group being encoded, and — the only
-//! per-row state — a 128-bit hash and row number per row for key uniqueness.
+//! batch being built, the Parquet row group being encoded, and for key
+//! uniqueness a buffer of key hashes, spilled to a temporary file when full
+//! (see [`keys`]).
 //!
 //! Parquet input needs random access: [`ingest`] spools it to a temporary
 //! file (removed afterwards) before reading it.
@@ -189,8 +190,15 @@ impl AsyncFileWriter for HashingWriter {
     }
 }
 
-/// A unique temporary name next to `dest`.
-fn partial_path(dest: &Path) -> Path {
+/// Threads per parallel stage.
+fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 4)
+}
+
+/// A random suffix for temporary names.
+fn unique_suffix() -> String {
     use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -202,7 +210,12 @@ fn partial_path(dest: &Path) -> Path {
             .map_or(0, |d| d.as_nanos()),
     );
     h.write_u32(std::process::id());
-    Path::from(format!("{dest}.partial-{:016x}", h.finish()))
+    format!("{:016x}", h.finish())
+}
+
+/// A unique temporary name next to `dest`.
+fn partial_path(dest: &Path) -> Path {
+    Path::from(format!("{dest}.partial-{}", unique_suffix()))
 }
 
 /// A spooled copy of a Parquet upload, removed on drop.
@@ -215,12 +228,7 @@ impl Drop for Spool {
 }
 
 async fn spool<R: AsyncRead + Unpin>(mut input: R) -> Result<(Spool, std::fs::File), IngestError> {
-    let p = std::env::temp_dir().join(format!(
-        "shuyun-ingest-{}.parquet",
-        partial_path(&Path::from("x"))
-            .as_ref()
-            .trim_start_matches("x.partial-")
-    ));
+    let p = std::env::temp_dir().join(format!("shuyun-ingest-{}.parquet", unique_suffix()));
     let guard = Spool(p.clone());
     let io_err = |e: io::Error| IngestError::Io(format!("spooling the Parquet upload failed: {e}"));
     let mut f = tokio::fs::File::create(&p).await.map_err(io_err)?;
@@ -272,6 +280,15 @@ pub async fn ingest<R: AsyncRead + Unpin + Send>(
         let end = match spooled {
             Some((_guard, file)) => read::parse_parquet(file, &mut v, &batch_tx),
             None => read::parse_text(format, ChunkReader::new(chunk_rx), &mut v, &batch_tx),
+        };
+        // Key uniqueness is settled once every row has been read.
+        let end = match end {
+            ParseEnd::Done | ParseEnd::Rejected => match v.conclude() {
+                Err(e) => ParseEnd::Io(e),
+                Ok(()) if v.failed() => ParseEnd::Rejected,
+                Ok(()) => end,
+            },
+            other => other,
         };
         (end, v)
     });

@@ -585,6 +585,68 @@ async fn errors_are_capped_and_many_batches_flow() {
 }
 
 #[tokio::test]
+async fn duplicates_take_their_place_among_other_errors() {
+    let e = env();
+    let csv = format!(
+        "{HEADER}\
+A1,甲,1,,true,2000-01-01,,\n\
+A2,乙,1,,true,2000-01-01,,\n\
+A1,丙,1,,true,2000-01-01,,\n\
+A4,丁,x,,true,2000-01-01,,\n\
+A2,戊,1,,true,2000-01-01,,\n\
+A1,己,1,,true,2000-01-01,,\n"
+    );
+    let r = e.reject(csv.as_bytes(), CSV).await;
+    assert_eq!(
+        errs(&r),
+        vec![
+            (3, Some("code")),
+            (4, Some("amount")),
+            (5, Some("code")),
+            (6, Some("code"))
+        ]
+    );
+    assert!(
+        r.errors[0].reason.contains("row 1"),
+        "{}",
+        r.errors[0].reason
+    );
+    assert!(
+        r.errors[2].reason.contains("row 2"),
+        "{}",
+        r.errors[2].reason
+    );
+    assert!(
+        r.errors[3].reason.contains("row 1"),
+        "{}",
+        r.errors[3].reason
+    );
+    assert_eq!((r.total_errors, r.rows_read), (4, 6));
+}
+
+#[tokio::test]
+async fn the_error_limit_counts_duplicates() {
+    // Every row repeats row 1's key; every third row also has a bad amount
+    // (and is then not checked for its key). From row 2 on each row has one
+    // error, so reading stops after row 100,001 with 100,000 errors.
+    let mut csv = String::from(HEADER);
+    for i in 1..=100_050u32 {
+        let amount = if i % 3 == 0 { "x" } else { "1" };
+        csv.push_str(&format!("K0,名,{amount},,1,2000-01-01,,\n"));
+    }
+    let e = env();
+    let r = e.reject(csv.as_bytes(), CSV).await;
+    assert_eq!(r.total_errors, 100_000);
+    assert_eq!(r.rows_read, 100_001);
+    assert_eq!(r.errors.len(), 1000);
+    assert_eq!(
+        errs(&r)[..3],
+        [(2, Some("code")), (3, Some("amount")), (4, Some("code"))]
+    );
+    assert_eq!(r.errors[999].row, 1001);
+}
+
+#[tokio::test]
 async fn in_memory_store_works() {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let out = ingest(GOOD.as_bytes(), CSV, &schema(), store.clone(), &dest())

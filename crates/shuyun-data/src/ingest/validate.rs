@@ -16,7 +16,7 @@ use arrow_schema::{DataType, Field, SchemaRef, TimeUnit};
 use shuyun_domain::catalogue::{FieldType, Schema};
 
 use super::RowError;
-use super::keys::{KeyHasher, KeySet};
+use super::keys::{KeyHasher, KeyLog, hash_cell};
 use super::value::{Cell, convert};
 
 /// Rows per output record batch.
@@ -121,8 +121,14 @@ impl Col {
 /// Validates rows and builds batches. Once any error is found it stops
 /// building (the file will be rejected) and only keeps validating.
 ///
-/// Memory: the builders hold at most one batch; key uniqueness keeps 128
-/// bits per row (see [`KeySet`]) — the only per-row state.
+/// Rows come one at a time ([`Self::push_row`]), in input order. Key uniqueness is settled by [`Self::conclude`] once every
+/// row has been seen; its duplicates then take their place among the other
+/// errors in row order, with the error limit applied as if they had been
+/// found while reading.
+///
+/// Memory: the builders hold at most one batch; key hashes are kept in a
+/// bounded buffer spilled to disk (see [`KeyLog`]); at most
+/// [`MAX_ERRORS`] errors are kept.
 pub(crate) struct Validator {
     names: Vec<String>,
     types: Vec<FieldType>,
@@ -132,8 +138,10 @@ pub(crate) struct Validator {
     schema: SchemaRef,
     cols: Vec<Col>,
     in_batch: usize,
-    keys: KeySet,
+    keys: KeyLog,
     key_seed: (u64, u64),
+    /// Recording a key hash failed (spilling to disk).
+    key_error: Option<String>,
     pub(crate) null_counts: Vec<u64>,
     pub(crate) rows: u64,
     pub(crate) errors: Vec<RowError>,
@@ -153,7 +161,8 @@ impl Validator {
             schema: arrow_schema(schema),
             cols: f.iter().map(|x| Col::new(x.field_type)).collect(),
             in_batch: 0,
-            keys: KeySet::new(),
+            keys: KeyLog::new(),
+            key_error: None,
             key_seed: (
                 RandomState::new().hash_one(1u8),
                 RandomState::new().hash_one(2u8),
@@ -181,14 +190,15 @@ impl Validator {
         self.total_errors > 0
     }
 
-    /// Whether reading should stop (too many errors).
+    /// Whether reading should stop (too many errors, or the key check
+    /// failed).
     pub(crate) fn exhausted(&self) -> bool {
-        self.total_errors >= MAX_ERRORS
+        self.total_errors >= MAX_ERRORS || self.key_error.is_some()
     }
 
     pub(crate) fn error(&mut self, row: u64, field: Option<&str>, reason: impl Into<String>) {
         self.total_errors += 1;
-        if self.errors.len() < KEPT_ERRORS {
+        if self.errors.len() < MAX_ERRORS as usize {
             self.errors.push(RowError {
                 row,
                 field: field.map(str::to_string),
@@ -233,16 +243,8 @@ impl Validator {
                 }
             }
         }
-        if ok
-            && !self.key_label.is_empty()
-            && let Some(first) = self.keys.insert(kh.finish(), row)
-        {
-            let label = self.key_label.clone();
-            self.error(
-                row,
-                Some(&label),
-                format!("duplicate key ({label}): the same value as row {first}"),
-            );
+        if ok && !self.key_label.is_empty() {
+            self.key(kh.finish(), row);
         }
         if self.failed() {
             return None;
@@ -256,6 +258,82 @@ impl Validator {
     /// Counts a row that was rejected before its cells were looked at.
     pub(crate) fn count_row(&mut self) {
         self.rows += 1;
+    }
+
+    fn key(&mut self, hash: u128, row: u64) {
+        if self.key_error.is_none()
+            && let Err(e) = self.keys.push(hash, row)
+        {
+            self.key_error = Some(format!("checking key uniqueness failed: {e}"));
+        }
+    }
+
+    /// Settles key uniqueness once every row has been read and completes
+    /// the report (keeping its first [`KEPT_ERRORS`] errors). Duplicates
+    /// take their place among the other errors in row order, and the error
+    /// limit applies to the merged list as if they had been found while
+    /// reading (which also fixes the rows read).
+    pub(crate) fn conclude(&mut self) -> Result<(), String> {
+        if let Some(e) = self.key_error.take() {
+            return Err(e);
+        }
+        let keys = std::mem::replace(&mut self.keys, KeyLog::new());
+        let dups = keys
+            .duplicates(MAX_ERRORS as usize)
+            .map_err(|e| format!("checking key uniqueness failed: {e}"))?;
+        if !dups.is_empty() {
+            self.merge_duplicates(&dups);
+        }
+        self.errors.truncate(KEPT_ERRORS);
+        Ok(())
+    }
+
+    fn merge_duplicates(&mut self, dups: &[(u64, u64)]) {
+        let label = self.key_label.clone();
+        let old = std::mem::take(&mut self.errors);
+        // Errors counted but not kept belong to the row where reading
+        // stopped, the last one kept.
+        let unkept = self.total_errors - old.len() as u64;
+        let (mut i, mut j) = (0, 0);
+        let mut total = 0u64;
+        let mut last_row = 0;
+        let mut merged = Vec::new();
+        loop {
+            let row = match (old.get(i).map(|e| e.row), dups.get(j).map(|d| d.0)) {
+                (None, None) => break,
+                (Some(a), Some(b)) => a.min(b),
+                (Some(a), None) => a,
+                (None, Some(b)) => b,
+            };
+            if total >= MAX_ERRORS {
+                // Reading would have stopped after `last_row`.
+                self.rows = self.rows.min(last_row);
+                break;
+            }
+            while i < old.len() && old[i].row == row {
+                merged.push(old[i].clone());
+                total += 1;
+                i += 1;
+                if i == old.len() {
+                    total += unkept;
+                }
+            }
+            while j < dups.len() && dups[j].0 == row {
+                merged.push(RowError {
+                    row,
+                    field: Some(label.clone()),
+                    reason: format!(
+                        "duplicate key ({label}): the same value as row {}",
+                        dups[j].1
+                    ),
+                });
+                total += 1;
+                j += 1;
+            }
+            last_row = row;
+        }
+        self.total_errors = total;
+        self.errors = merged;
     }
 
     /// The rows built so far as a batch (none if there are none or the file
@@ -272,36 +350,6 @@ impl Validator {
                 self.error(0, None, format!("internal error building a batch: {e}"));
                 None
             }
-        }
-    }
-}
-
-fn hash_cell(c: &Cell<'_>, h: &mut KeyHasher) {
-    match c {
-        Cell::Null | Cell::Bad(_) => h.word(0),
-        Cell::Text(s) | Cell::Str(s) => {
-            h.word(1);
-            h.bytes(s.as_bytes());
-        }
-        Cell::I64(v) => {
-            h.word(2);
-            h.word(*v as u64);
-        }
-        Cell::F64(v) => {
-            h.word(3);
-            h.word(v.to_bits());
-        }
-        Cell::Bool(v) => {
-            h.word(4);
-            h.word(u64::from(*v));
-        }
-        Cell::Date(v) => {
-            h.word(5);
-            h.word(*v as u64);
-        }
-        Cell::TsMs(v) => {
-            h.word(6);
-            h.word(*v as u64);
         }
     }
 }
