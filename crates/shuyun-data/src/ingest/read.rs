@@ -1,6 +1,6 @@
 //! The parsing side of an ingest, run on a blocking thread: turns the input
 //! (CSV, JSON lines or a spooled Parquet file) into validated record batches
-//! sent to the writer.
+//! handed to the Parquet writer.
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read};
@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use super::csv::{CsvReader, MAX_RECORD_BYTES, ReadOutcome, Record};
 use super::validate::{BATCH_ROWS, Validator};
 use super::value::{BEIJING_OFFSET_MS, Cell};
+use super::write::ParquetSink;
 use super::{InputFormat, TextEncoding};
 
 /// How parsing ended.
@@ -77,10 +78,10 @@ impl BufRead for ChunkReader {
     }
 }
 
-/// Sends a batch; false if the writer is gone.
-fn send(tx: &mpsc::Sender<RecordBatch>, batch: Option<RecordBatch>) -> bool {
+/// Hands a batch to the writer; false if the writer is gone.
+fn send(sink: &mut ParquetSink, batch: Option<RecordBatch>) -> bool {
     match batch {
-        Some(b) => tx.blocking_send(b).is_ok(),
+        Some(b) => sink.push(b),
         None => true,
     }
 }
@@ -90,12 +91,12 @@ pub(crate) fn parse_text(
     format: InputFormat,
     input: ChunkReader,
     v: &mut Validator,
-    tx: &mpsc::Sender<RecordBatch>,
+    sink: &mut ParquetSink,
 ) -> ParseEnd {
     let r = match format {
-        InputFormat::JsonLines => parse_jsonl(BufReader::with_capacity(1 << 16, input), v, tx),
+        InputFormat::JsonLines => parse_jsonl(BufReader::with_capacity(1 << 16, input), v, sink),
         InputFormat::Csv(enc) => match decode(enc, input) {
-            Ok((r, gb)) => parse_csv(r, gb, v, tx),
+            Ok((r, gb)) => parse_csv(r, gb, v, sink),
             Err(e) => Err(e),
         },
         InputFormat::Parquet => Ok(ParseEnd::Io("internal: Parquet is not text".into())),
@@ -147,7 +148,7 @@ fn parse_csv(
     r: Box<dyn BufRead + Send>,
     gb: bool,
     v: &mut Validator,
-    tx: &mpsc::Sender<RecordBatch>,
+    sink: &mut ParquetSink,
 ) -> io::Result<ParseEnd> {
     let mut reader = CsvReader::new(r);
     let mut rec = Record::default();
@@ -250,26 +251,27 @@ fn parse_csv(
             continue;
         }
         let batch = v.push_row(row, |f| Cell::Text(&text[rec.range(field_to_col[f])]));
-        if !send(tx, batch) {
+        if !send(sink, batch) {
             return Ok(ParseEnd::WriterGone);
         }
     }
-    finish(v, tx)
+    Ok(finish(v, sink))
 }
 
-fn finish(v: &mut Validator, tx: &mpsc::Sender<RecordBatch>) -> io::Result<ParseEnd> {
+/// The end of the input: the last rows go to the writer.
+fn finish(v: &mut Validator, sink: &mut ParquetSink) -> ParseEnd {
     if v.failed() {
-        return Ok(ParseEnd::Rejected);
+        return ParseEnd::Rejected;
     }
     let last = v.take_batch();
-    if !send(tx, last) {
-        return Ok(ParseEnd::WriterGone);
+    if !send(sink, last) {
+        return ParseEnd::WriterGone;
     }
-    Ok(if v.failed() {
+    if v.failed() {
         ParseEnd::Rejected
     } else {
         ParseEnd::Done
-    })
+    }
 }
 
 /// Maps input columns to schema fields: for each schema field, the input
@@ -311,7 +313,7 @@ fn map_columns(names: &[&str], v: &mut Validator) -> Option<Vec<usize>> {
 fn parse_jsonl(
     mut r: impl BufRead,
     v: &mut Validator,
-    tx: &mpsc::Sender<RecordBatch>,
+    sink: &mut ParquetSink,
 ) -> io::Result<ParseEnd> {
     let mut line = Vec::new();
     let mut lineno = 0u64;
@@ -373,11 +375,11 @@ fn parse_jsonl(
         }
         let names = v.names().to_vec();
         let batch = v.push_row(lineno, |f| json_cell(obj.get(&names[f])));
-        if !send(tx, batch) {
+        if !send(sink, batch) {
             return Ok(ParseEnd::WriterGone);
         }
     }
-    finish(v, tx)
+    Ok(finish(v, sink))
 }
 
 fn json_cell(v: Option<&serde_json::Value>) -> Cell<'_> {
@@ -478,7 +480,7 @@ fn array_cell(a: &ArrayRef, i: usize) -> Cell<'_> {
 pub(crate) fn parse_parquet(
     file: std::fs::File,
     v: &mut Validator,
-    tx: &mpsc::Sender<RecordBatch>,
+    sink: &mut ParquetSink,
 ) -> ParseEnd {
     let builder = match ParquetRecordBatchReaderBuilder::try_new(file) {
         Ok(b) => b,
@@ -546,13 +548,10 @@ pub(crate) fn parse_parquet(
             }
             row += 1;
             let out = v.push_row(row, |f| array_cell(cols[f], i));
-            if !send(tx, out) {
+            if !send(sink, out) {
                 return ParseEnd::WriterGone;
             }
         }
     }
-    match finish(v, tx) {
-        Ok(end) => end,
-        Err(e) => ParseEnd::Io(e.to_string()),
-    }
+    finish(v, sink)
 }
