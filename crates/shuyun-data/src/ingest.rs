@@ -2,23 +2,26 @@
 //! lines, or Parquet) is validated row by row against the resource's
 //! [`Schema`] and stored as one Parquet file — all or nothing.
 //!
-//! Everything runs in a pipeline: the calling task reads the input and
-//! uploads the output; a blocking thread parses and validates (see
-//! [`read`]), and the Parquet file is encoded one row group per encoder
-//! thread while a writer thread assembles and hashes it (see [`write`]).
+//! Everything runs in a pipeline that keeps every core busy: the calling
+//! task reads the input and uploads the output; on threads, CSV is cut into
+//! blocks at record boundaries, parsed and validated column by column by
+//! workers (see [`read`]), taken in input order for exact row numbers and
+//! key checks, and encoded to Parquet one row group per encoder thread
+//! while a writer thread assembles and hashes the file (see [`write`]).
 //! Output is streamed through a temporary object next to `dest` (`dest` +
 //! `.partial-<random>`) and renamed onto `dest` only when every row was
 //! valid; on any rejection or error the temporary object is removed and an
 //! existing object at `dest` is left as it was.
 //!
-//! Memory stays bounded whatever the input size: one chunk queue, one record
-//! batch being built, the Parquet row groups being encoded,
+//! Memory stays bounded whatever the input size: a few input blocks and
+//! their parsed columns in flight, the Parquet row groups being encoded,
 //! and for key uniqueness a 16 MiB buffer of key hashes, spilled to a
 //! temporary file when full (see [`keys`]).
 //!
 //! Parquet input needs random access: [`ingest`] spools it to a temporary
 //! file (removed afterwards) before reading it.
 
+mod columns;
 mod csv;
 mod keys;
 mod read;
@@ -151,7 +154,7 @@ pub enum IngestError {
 const CHUNK_BYTES: usize = 1 << 20;
 const QUEUE: usize = 4;
 
-/// Threads per parallel stage (Parquet encoders, key merging).
+/// Threads per parallel stage (block parsers, Parquet encoders).
 fn threads() -> usize {
     std::thread::available_parallelism()
         .map_or(2, |n| n.get())

@@ -379,7 +379,7 @@ impl KeyHasher {
 pub(crate) fn hash_cell(c: &Cell<'_>, h: &mut KeyHasher) {
     match c {
         Cell::Null | Cell::Bad(_) => h.word(0),
-        Cell::Text(s) | Cell::Str(s) => {
+        Cell::Str(s) => {
             h.word(1);
             h.bytes(s.as_bytes());
         }

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use arrow_array::builder::{
     BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
@@ -16,6 +17,8 @@ use arrow_schema::{DataType, Field, SchemaRef, TimeUnit};
 use shuyun_domain::catalogue::{FieldType, Schema};
 
 use super::RowError;
+use super::columns::{BlockCtx, ParsedBlock};
+use super::csv::MAX_RECORD_BYTES;
 use super::keys::{KeyHasher, KeyLog, hash_cell};
 use super::value::{Cell, convert};
 
@@ -91,7 +94,7 @@ impl Col {
 
     fn append(&mut self, c: Cell<'_>) {
         match (self, c) {
-            (Col::Str(b), Cell::Str(s) | Cell::Text(s)) => b.append_value(s),
+            (Col::Str(b), Cell::Str(s)) => b.append_value(s),
             (Col::I64(b), Cell::I64(v)) => b.append_value(v),
             (Col::F64(b), Cell::F64(v)) => b.append_value(v),
             (Col::Bool(b), Cell::Bool(v)) => b.append_value(v),
@@ -121,7 +124,9 @@ impl Col {
 /// Validates rows and builds batches. Once any error is found it stops
 /// building (the file will be rejected) and only keeps validating.
 ///
-/// Rows come one at a time ([`Self::push_row`]), in input order. Key uniqueness is settled by [`Self::conclude`] once every
+/// Rows come one at a time ([`Self::push_row`]: JSON lines, Parquet) or as
+/// CSV blocks validated by workers ([`Self::absorb`]), in input order
+/// either way. Key uniqueness is settled by [`Self::conclude`] once every
 /// row has been seen; its duplicates then take their place among the other
 /// errors in row order, with the error limit applied as if they had been
 /// found while reading.
@@ -184,6 +189,21 @@ impl Validator {
 
     pub(crate) fn schema(&self) -> SchemaRef {
         self.schema.clone()
+    }
+
+    /// What CSV block workers need to know.
+    pub(crate) fn block_ctx(&self, ncols: usize, field_to_col: Vec<usize>, gb: bool) -> BlockCtx {
+        BlockCtx {
+            ncols,
+            field_to_col,
+            gb,
+            types: self.types.clone(),
+            nullable: self.nullable.clone(),
+            is_key: self.is_key.clone(),
+            key_seed: self.key_seed,
+            schema: self.schema.clone(),
+            failed: Arc::new(AtomicBool::new(self.failed())),
+        }
     }
 
     pub(crate) fn failed(&self) -> bool {
@@ -266,6 +286,54 @@ impl Validator {
         {
             self.key_error = Some(format!("checking key uniqueness failed: {e}"));
         }
+    }
+
+    /// Takes in a CSV block whose rows follow the rows seen so far; returns
+    /// its batch unless the upload has failed. Stops counting rows once
+    /// errors reach the limit, as reading one row at a time would.
+    pub(crate) fn absorb(&mut self, b: ParsedBlock) -> Option<RecordBatch> {
+        if let Some(e) = b.internal {
+            self.error(0, None, e);
+        }
+        let keyed = !self.key_label.is_empty();
+        let mut errors = b.errors.into_iter().peekable();
+        for r in 0..b.rows {
+            if self.exhausted() {
+                return None;
+            }
+            self.rows += 1;
+            let row = self.rows;
+            let mut ok = true;
+            while let Some(e) = errors.next_if(|e| e.row == r) {
+                ok = false;
+                let name = e.field.map(|f| self.names[f].clone());
+                self.error(row, name.as_deref(), e.reason);
+            }
+            if ok && keyed {
+                self.key(b.keys[r], row);
+            }
+        }
+        for (n, add) in self.null_counts.iter_mut().zip(&b.nulls) {
+            *n += add;
+        }
+        if b.unterminated && !self.exhausted() {
+            self.error(
+                self.rows + 1,
+                None,
+                "the file ends inside a quoted value (unterminated quote; truncated file?)",
+            );
+        }
+        if b.too_long && !self.exhausted() {
+            self.error(
+                self.rows + 1,
+                None,
+                format!(
+                    "the row exceeds {} MiB (unterminated quote?)",
+                    MAX_RECORD_BYTES >> 20
+                ),
+            );
+        }
+        if self.failed() { None } else { b.batch }
     }
 
     /// Settles key uniqueness once every row has been read and completes

@@ -8,13 +8,11 @@ const DAY_MS: i64 = 86_400_000;
 /// Beijing time is UTC+8 all year (no daylight saving).
 pub(crate) const BEIJING_OFFSET_MS: i64 = 8 * 3_600_000;
 
-/// One cell as read from the input, before or after conversion to its
-/// field's type. Text borrows from the reader's record buffer.
+/// One cell as read from a JSON line or a Parquet row, before or after
+/// conversion to its field's type (CSV text goes to [`parse_text`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Cell<'a> {
     Null,
-    /// Text from a CSV cell: parsed according to the field type.
-    Text(&'a str),
     /// A JSON or Parquet string: accepted for text, date and timestamp
     /// fields only.
     Str(&'a str),
@@ -48,7 +46,6 @@ pub(crate) fn convert<'a>(ty: FieldType, cell: Cell<'a>) -> Result<Cell<'a>, Str
     match cell {
         Cell::Null => Ok(Cell::Null),
         Cell::Bad(why) => Err(why.to_string()),
-        Cell::Text(s) => parse_text(ty, s),
         Cell::Str(s) => match ty {
             FieldType::String | FieldType::Date | FieldType::Timestamp => parse_text(ty, s),
             _ => Err(format!(
