@@ -644,6 +644,13 @@ async fn the_error_limit_counts_duplicates() {
         [(2, Some("code")), (3, Some("amount")), (4, Some("code"))]
     );
     assert_eq!(r.errors[999].row, 1001);
+
+    // Only duplicates, more than the limit.
+    let csv = csv.replace(",x,", ",1,");
+    let r = e.reject(csv.as_bytes(), CSV).await;
+    assert_eq!(r.total_errors, 100_000);
+    assert_eq!(r.rows_read, 100_001);
+    assert_eq!(r.errors[0].row, 2);
 }
 
 /// A CSV of several parallel blocks (blocks are cut at about 1 MiB): every

@@ -400,6 +400,11 @@ impl Validator {
             }
             last_row = row;
         }
+        if total >= MAX_ERRORS {
+            // The limit was reached at the last row kept (duplicates beyond
+            // the limit are not even kept).
+            self.rows = self.rows.min(last_row);
+        }
         self.total_errors = total;
         self.errors = merged;
     }
