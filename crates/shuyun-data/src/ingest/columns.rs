@@ -18,7 +18,7 @@ use shuyun_domain::catalogue::FieldType;
 use super::csv::{Block, End, Fields, parse_records};
 use super::keys::{KeyHasher, hash_cell};
 use super::validate::TIMESTAMP_TZ;
-use super::value::{Cell, parse_text};
+use super::value::{Cell, DateCache, fast_date, fast_timestamp_ms, parse_text};
 
 /// What a worker needs to know about the upload.
 pub(crate) struct BlockCtx {
@@ -216,6 +216,7 @@ pub(crate) fn parse_block(block: &Block, ctx: &BlockCtx, fields: &mut Fields) ->
                 .map_or(In::Broken, In::Text)
         });
         let ty = ctx.types[f];
+        let mut dates = DateCache::default();
         let array: Option<ArrayRef> = match ty {
             FieldType::String => col.strings(cells, build),
             FieldType::Int64 | FieldType::Fen => col.primitive::<Int64Type>(
@@ -242,18 +243,24 @@ pub(crate) fn parse_block(block: &Block, ctx: &BlockCtx, fields: &mut Fields) ->
             FieldType::Date => col.primitive::<Date32Type>(
                 cells,
                 build,
-                |s| match parse_text(ty, s)? {
-                    Cell::Date(v) => Ok(Some(v)),
-                    other => none_or_internal(other),
+                |s| match fast_date(s, &mut dates) {
+                    Some(v) => Ok(Some(v)),
+                    None => match parse_text(ty, s)? {
+                        Cell::Date(v) => Ok(Some(v)),
+                        other => none_or_internal(other),
+                    },
                 },
                 Cell::Date,
             ),
             FieldType::Timestamp => col.primitive::<TimestampMillisecondType>(
                 cells,
                 build,
-                |s| match parse_text(ty, s)? {
-                    Cell::TsMs(v) => Ok(Some(v)),
-                    other => none_or_internal(other),
+                |s| match fast_timestamp_ms(s, &mut dates) {
+                    Some(v) => Ok(Some(v)),
+                    None => match parse_text(ty, s)? {
+                        Cell::TsMs(v) => Ok(Some(v)),
+                        other => none_or_internal(other),
+                    },
                 },
                 Cell::TsMs,
             ),
@@ -458,7 +465,7 @@ impl Column<'_> {
         &mut self,
         cells: impl Iterator<Item = In<'t>>,
         build: bool,
-        parse: impl Fn(&str) -> Result<Option<T::Native>, String>,
+        mut parse: impl FnMut(&str) -> Result<Option<T::Native>, String>,
         cell: impl Fn(T::Native) -> Cell<'static>,
     ) -> Option<ArrayRef> {
         let mut b = build.then(|| PrimitiveBuilder::<T>::with_capacity(self.rows));
