@@ -161,6 +161,14 @@ fn threads() -> usize {
         .clamp(2, 4)
 }
 
+/// Starts a named thread (names show in `top -H`, profilers and panics).
+fn spawn<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> io::Result<std::thread::JoinHandle<T>> {
+    std::thread::Builder::new().name(name.to_string()).spawn(f)
+}
+
 /// A random suffix for temporary names.
 fn unique_suffix() -> String {
     use std::hash::{BuildHasher, Hasher};

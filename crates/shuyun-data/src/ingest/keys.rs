@@ -5,11 +5,14 @@
 //! end of the input the sorted runs are merged. Equal hashes then sit next
 //! to each other, lowest row first, so a duplicate can name the row it
 //! repeats without storing keys. Runs are cut into [`PARTS`] ranges of hash
-//! values, merged in parallel.
+//! values; at the end, groups of ranges are read back from every run and
+//! merged (by a stable sort, which merges sorted runs) in parallel.
 //!
-//! Memory is two runs (32 MiB) while reading and one read buffer per run
-//! and range being merged, whatever the number of rows; disk use is 16
-//! bytes per row beyond the first run. Two different keys share an 88-bit
+//! Memory is two runs (32 MiB) while reading and, while merging, the last
+//! run plus per thread a group of at most half a run with its sort buffer,
+//! whatever the number of rows (a single range larger than that, from some
+//! 100 million rows or masses of equal keys, is merged streaming instead);
+//! disk use is 16 bytes per row beyond the first run. Two different keys share an 88-bit
 //! hash with probability about n²/2⁸⁹ (10⁻¹¹ for 100 million rows); such a
 //! collision would be reported as a duplicate.
 
@@ -29,10 +32,10 @@ const ROW_MASK: u128 = (1 << ROW_BITS) - 1;
 /// Entries per run: 16 MiB.
 const RUN_ENTRIES: usize = 1 << 20;
 /// Ranges of hash values (by their top bits) merged independently.
-const PART_BITS: u32 = 4;
+const PART_BITS: u32 = 8;
 const PARTS: usize = 1 << PART_BITS;
-/// Read buffer per run and range while merging.
-const MERGE_BUF: usize = 32 << 10;
+/// Read buffer while merging.
+const MERGE_BUF: usize = 64 << 10;
 
 fn part(e: u128) -> usize {
     (e >> (128 - PART_BITS)) as usize
@@ -124,14 +127,15 @@ impl KeyLog {
     /// Hands the full run to the spiller (waiting while it still writes
     /// the previous one).
     fn spill_run(&mut self) -> io::Result<()> {
-        let spiller = self.spiller.get_or_insert_with(|| {
+        if self.spiller.is_none() {
             // A rendezvous: at most one run being spilled.
             let (tx, rx) = sync_channel(0);
-            Spiller {
-                tx,
-                handle: std::thread::spawn(move || spill_thread(rx)),
-            }
-        });
+            let handle = super::spawn("shuyun-ingest-keys", move || spill_thread(rx))?;
+            self.spiller = Some(Spiller { tx, handle });
+        }
+        let Some(spiller) = &self.spiller else {
+            return Err(io::Error::other("no key spiller"));
+        };
         let run = std::mem::replace(&mut self.run, Vec::with_capacity(self.run_cap));
         if spiller.tx.send(run).is_err() {
             // The spiller stopped: its error comes from joining it.
@@ -156,7 +160,7 @@ impl KeyLog {
     /// only the `limit` with the lowest rows are kept.
     pub(crate) fn duplicates(mut self, limit: usize) -> io::Result<Vec<(u64, u64)>> {
         let spill = self.finish_spill()?;
-        // The run in memory, cut into ranges (each sorted by its merger).
+        // The run in memory, cut into ranges.
         let mut counts = [0usize; PARTS + 1];
         for &e in &self.run {
             counts[part(e) + 1] += 1;
@@ -172,32 +176,77 @@ impl KeyLog {
             at[p] += 1;
         }
         drop(std::mem::take(&mut self.run));
-        let mut parts: Vec<&mut [u128]> = Vec::with_capacity(PARTS);
-        let mut rest = &mut mem[..];
+        // Consecutive ranges grouped into units of at most half a run (a
+        // larger single range is merged streaming).
+        let budget = self.run_cap / 2;
+        let size = |p: usize| {
+            let spilled: u64 = spill
+                .iter()
+                .flat_map(|s| &s.runs)
+                .map(|b| b[p + 1] - b[p])
+                .sum();
+            spilled as usize + (counts[p + 1] - counts[p])
+        };
+        let mut units: Vec<(usize, usize, usize)> = Vec::new();
         for p in 0..PARTS {
-            let (a, b) = rest.split_at_mut(counts[p + 1] - counts[p]);
-            parts.push(a);
-            rest = b;
+            let n = size(p);
+            match units.last_mut() {
+                Some((_, end, total)) if *total + n <= budget => {
+                    *end = p + 1;
+                    *total += n;
+                }
+                _ => units.push((p, p + 1, n)),
+            }
         }
-        let threads = super::threads().min(PARTS);
-        let mut mine: Vec<Vec<(usize, &mut [u128])>> = (0..threads).map(|_| Vec::new()).collect();
-        for (p, slice) in parts.into_iter().enumerate() {
-            mine[p % threads].push((p, slice));
-        }
-        let spill = spill.as_ref();
-        let found = std::thread::scope(|s| {
-            let handles: Vec<_> = mine
-                .into_iter()
-                .map(|parts| {
-                    s.spawn(move || {
-                        let mut found = Found::new(limit);
-                        for (p, slice) in parts {
-                            merge_part(p, slice, spill, &mut found)?;
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (spill, mem, counts, units) = (spill.as_ref(), &mem, &counts, &units);
+        let work = || -> io::Result<Found> {
+            let mut found = Found::new(limit);
+            let mut file = None;
+            let mut buf = Vec::new();
+            loop {
+                let u = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&(p0, p1, n)) = units.get(u) else {
+                    return Ok(found);
+                };
+                let mem = &mem[counts[p0]..counts[p1]];
+                match spill {
+                    Some(spill) if n > budget => {
+                        merge_streaming(p0, mem, spill, &mut found)?;
+                    }
+                    Some(spill) => {
+                        let f = match &mut file {
+                            Some(f) => f,
+                            None => file.insert(File::open(&spill.path)?),
+                        };
+                        buf.clear();
+                        for b in &spill.runs {
+                            read_entries(f, b[p0], b[p1], &mut buf)?;
                         }
-                        Ok::<_, io::Error>(found)
-                    })
+                        buf.extend_from_slice(mem);
+                        // Sorted runs and one unsorted tail: a stable sort
+                        // merges the runs rather than sorting from scratch.
+                        buf.sort();
+                        scan(&buf, &mut found);
+                    }
+                    None => {
+                        buf.clear();
+                        buf.extend_from_slice(mem);
+                        buf.sort_unstable();
+                        scan(&buf, &mut found);
+                    }
+                }
+            }
+        };
+        let threads = super::threads().min(units.len()).max(1);
+        let found = std::thread::scope(|s| {
+            let handles = (0..threads)
+                .map(|_| {
+                    std::thread::Builder::new()
+                        .name("shuyun-ingest-keys".into())
+                        .spawn_scoped(s, work)
                 })
-                .collect();
+                .collect::<io::Result<Vec<_>>>()?;
             let mut all = Found::new(limit);
             for h in handles {
                 let f = h
@@ -213,23 +262,45 @@ impl KeyLog {
     }
 }
 
+/// Notes the duplicates in sorted entries.
+fn scan(sorted: &[u128], found: &mut Found) {
+    let mut first = 0u128;
+    for (i, &e) in sorted.iter().enumerate() {
+        if i > 0 && first & !ROW_MASK == e & !ROW_MASK {
+            found.dup(e, first);
+        } else {
+            first = e;
+        }
+    }
+}
+
+/// Appends entries `start..end` of the spill file.
+fn read_entries(f: &mut File, start: u64, end: u64, out: &mut Vec<u128>) -> io::Result<()> {
+    f.seek(SeekFrom::Start(start * 16))?;
+    let mut left = end - start;
+    let mut bytes = vec![0u8; MERGE_BUF];
+    while left > 0 {
+        let n = left.min((MERGE_BUF / 16) as u64) as usize;
+        f.read_exact(&mut bytes[..n * 16])?;
+        out.extend(bytes[..n * 16].chunks_exact(16).map(|c| {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(c);
+            u128::from_le_bytes(b)
+        }));
+        left -= n as u64;
+    }
+    Ok(())
+}
+
 /// Merges range `p` of every spilled run with `mem` (the range's entries
-/// still in memory), noting duplicates.
-fn merge_part(
-    p: usize,
-    mem: &mut [u128],
-    spill: Option<&Spill>,
-    found: &mut Found,
-) -> io::Result<()> {
+/// still in memory) in a streaming k-way merge, noting duplicates.
+fn merge_streaming(p: usize, mem: &[u128], spill: &Spill, found: &mut Found) -> io::Result<()> {
+    let mut mem = mem.to_vec();
     mem.sort_unstable();
     let mut first: Option<u128> = None;
     let mut see = |e: u128| match first {
         Some(f) if f & !ROW_MASK == e & !ROW_MASK => found.dup(e, f),
         _ => first = Some(e),
-    };
-    let Some(spill) = spill else {
-        mem.iter().for_each(|&e| see(e));
-        return Ok(());
     };
     let mut sources: Vec<Source> = Vec::with_capacity(spill.runs.len() + 1);
     for b in &spill.runs {
@@ -243,7 +314,7 @@ fn merge_part(
             });
         }
     }
-    sources.push(Source::Mem { v: mem, at: 0 });
+    sources.push(Source::Mem { v: &mem, at: 0 });
     let mut heap = BinaryHeap::with_capacity(sources.len());
     for (i, s) in sources.iter_mut().enumerate() {
         if let Some(e) = s.next()? {

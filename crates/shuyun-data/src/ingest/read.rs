@@ -203,7 +203,7 @@ fn parse_csv(
         last: first.last,
         too_long: first.too_long,
     });
-    let pool = Pool::start(super::threads(), &ctx);
+    let pool = Pool::start(super::threads(), &ctx)?;
     let in_flight = pool.workers() * BLOCKS_IN_FLIGHT_PER_WORKER;
     let (mut sent, mut taken) = (0usize, 0usize);
     loop {
@@ -250,7 +250,7 @@ struct Pool {
 }
 
 impl Pool {
-    fn start(n: usize, ctx: &Arc<BlockCtx>) -> Self {
+    fn start(n: usize, ctx: &Arc<BlockCtx>) -> io::Result<Self> {
         let mut pool = Pool {
             jobs: Vec::with_capacity(n),
             results: Vec::with_capacity(n),
@@ -260,18 +260,19 @@ impl Pool {
             let (job_tx, job_rx) = std_mpsc::channel::<Block>();
             let (res_tx, res_rx) = std_mpsc::channel();
             let ctx = ctx.clone();
-            pool.handles.push(std::thread::spawn(move || {
-                let mut fields = Fields::default();
-                for block in job_rx {
-                    if res_tx.send(parse_block(&block, &ctx, &mut fields)).is_err() {
-                        return;
+            pool.handles
+                .push(super::spawn("shuyun-ingest-parse", move || {
+                    let mut fields = Fields::default();
+                    for block in job_rx {
+                        if res_tx.send(parse_block(&block, &ctx, &mut fields)).is_err() {
+                            return;
+                        }
                     }
-                }
-            }));
+                })?);
             pool.jobs.push(job_tx);
             pool.results.push(res_rx);
         }
-        pool
+        Ok(pool)
     }
 
     fn workers(&self) -> usize {

@@ -190,14 +190,29 @@ impl ParquetSink {
             let factory = factory.clone();
             let schema = self.schema.clone();
             let n = self.encoders;
-            encoders.push(std::thread::spawn(move || {
+            let spawned = super::spawn("shuyun-ingest-encode", move || {
                 encode(e, n, &factory, &schema, &rx, &res_tx);
-            }));
+            });
             txs.push(tx);
             rxs.push(res_rx);
+            match spawned {
+                Ok(h) => encoders.push(h),
+                Err(e) => {
+                    self.error = Some(format!("cannot start a Parquet encoder: {e}"));
+                    return false;
+                }
+            }
         }
         let writer_abort = abort.clone();
-        let writer = std::thread::spawn(move || write(fw, &rxs, &writer_abort));
+        let writer = match super::spawn("shuyun-ingest-write", move || {
+            write(fw, &rxs, &writer_abort)
+        }) {
+            Ok(h) => h,
+            Err(e) => {
+                self.error = Some(format!("cannot start the Parquet writer: {e}"));
+                return false;
+            }
+        };
         self.run = Some(Running {
             txs,
             rg: 0,
