@@ -5,9 +5,9 @@
 //! Everything runs in a pipeline that keeps every core busy: the calling
 //! task reads the input and uploads the output; on threads, CSV is cut into
 //! blocks at record boundaries, parsed and validated column by column by
-//! workers (see [`read`]), taken in input order for exact row numbers and
+//! workers (see `read`), taken in input order for exact row numbers and
 //! key checks, and encoded to Parquet one row group per encoder thread
-//! while a writer thread assembles and hashes the file (see [`write`]).
+//! while a writer thread assembles and hashes the file (see `write`).
 //! Output is streamed through a temporary object next to `dest` (`dest` +
 //! `.partial-<random>`) and renamed onto `dest` only when every row was
 //! valid; on any rejection or error the temporary object is removed and an
@@ -15,8 +15,8 @@
 //!
 //! Memory stays bounded whatever the input size: a few input blocks and
 //! their parsed columns in flight, the Parquet row groups being encoded,
-//! and for key uniqueness a 16 MiB buffer of key hashes, spilled to a
-//! temporary file when full (see [`keys`]).
+//! and for key uniqueness runs of 16 MiB of key hashes, spilled to a
+//! temporary file (16 bytes per row) and merged at the end (see `keys`).
 //!
 //! Parquet input needs random access: [`ingest`] spools it to a temporary
 //! file (removed afterwards) before reading it.
