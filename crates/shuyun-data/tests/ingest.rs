@@ -546,6 +546,18 @@ async fn invalid_utf8_names_the_row() {
 }
 
 #[tokio::test]
+async fn a_character_split_by_a_delimiter_is_invalid_utf8() {
+    // "中" is E4 B8 AD: its bytes on both sides of a delimiter make no text
+    // in either value, although the values' bytes joined would.
+    let e = env();
+    let mut csv = HEADER.as_bytes().to_vec();
+    csv.extend_from_slice(b"A1,\"\xe4\xb8\",\xad1,,true,2000-01-01,,\n");
+    let r = e.reject(&csv, CSV).await;
+    assert_eq!(errs(&r), vec![(1, Some("name"))]);
+    assert!(r.errors[0].reason.contains("UTF-8"));
+}
+
+#[tokio::test]
 async fn an_existing_object_at_dest_survives_a_rejection() {
     let e = env();
     e.store
