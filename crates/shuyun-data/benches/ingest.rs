@@ -78,12 +78,15 @@ fn run(rows: u64, dir: &FsPath) {
     );
 
     // (b) DuckDB.
-    match duckdb(&csv, &dir.join("duck.parquet")) {
+    let duck_out = dir.join("duck.parquet");
+    match duckdb(&csv, &duck_out) {
         Some((dsecs, drss)) => {
+            let duck_bytes = std::fs::metadata(&duck_out).map_or(0, |m| m.len());
             println!(
-                "duckdb: {dsecs:.2} s, {:.1} MB/s, {:.0} rows/s, peak RSS {drss:.0} MiB",
+                "duckdb: {dsecs:.2} s, {:.1} MB/s, {:.0} rows/s, peak RSS {drss:.0} MiB, Parquet {:.1} MB",
                 mb / dsecs,
-                n as f64 / dsecs
+                n as f64 / dsecs,
+                duck_bytes as f64 / 1e6
             );
             let ratio = dsecs / secs;
             println!(

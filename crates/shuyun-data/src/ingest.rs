@@ -2,49 +2,46 @@
 //! lines, or Parquet) is validated row by row against the resource's
 //! [`Schema`] and stored as one Parquet file — all or nothing.
 //!
-//! Parsing and validation run on a blocking thread; Parquet encoding and the
-//! upload run on the calling task, so the two overlap on two cores. Output is
-//! streamed through a temporary object next to `dest` (`dest` +
+//! Everything runs in a pipeline that keeps every core busy: the calling
+//! task reads the input and uploads the output; on threads, CSV is cut into
+//! blocks at record boundaries, parsed and validated column by column by
+//! workers (see `read`), taken in input order for exact row numbers and
+//! key checks, and encoded to Parquet one row group per encoder thread
+//! while a writer thread assembles and hashes the file (see `write`).
+//! Output is streamed through a temporary object next to `dest` (`dest` +
 //! `.partial-<random>`) and renamed onto `dest` only when every row was
 //! valid; on any rejection or error the temporary object is removed and an
 //! existing object at `dest` is left as it was.
 //!
-//! Memory stays bounded whatever the input size: one chunk queue, one record
-//! batch being built, the Parquet row group being encoded, and — the only
-//! per-row state — a 128-bit hash and row number per row for key uniqueness.
+//! Memory stays bounded whatever the input size: a few input blocks and
+//! their parsed columns in flight, the Parquet row groups being encoded,
+//! and for key uniqueness runs of 16 MiB of key hashes, spilled to a
+//! temporary file (16 bytes per row) and merged at the end (see `keys`).
 //!
 //! Parquet input needs random access: [`ingest`] spools it to a temporary
 //! file (removed afterwards) before reading it.
 
+mod columns;
 mod csv;
 mod keys;
 mod read;
 mod validate;
 mod value;
+mod write;
 
 /// Proleptic Gregorian day arithmetic (days since 1970-01-01).
 pub mod civil {
     pub use super::value::{civil_from_days, days_from_civil};
 }
 
-use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
 use bytes::Bytes;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
-use parquet::arrow::AsyncArrowWriter;
-use parquet::arrow::async_writer::AsyncFileWriter;
-use parquet::basic::Compression;
-use parquet::errors::ParquetError;
-use parquet::file::properties::WriterProperties;
-use parquet::schema::types::ColumnPath;
 use shuyun_domain::catalogue::Schema;
-use sm3::{Digest, Sm3};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -53,6 +50,7 @@ pub(crate) use value::{parse_date, parse_timestamp_ms};
 
 use read::{ChunkReader, ParseEnd};
 use validate::Validator;
+use write::ParquetSink;
 
 /// The format of an upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,45 +151,27 @@ pub enum IngestError {
     Io(String),
 }
 
-/// Rows per Parquet row group: bounds the writer's memory.
-const ROW_GROUP_ROWS: usize = 256 * 1024;
-/// Input chunk size and queue depth (chunks and batches).
-const CHUNK_BYTES: usize = 256 << 10;
+/// Input chunk size and queue depth (input chunks and output chunks).
+const CHUNK_BYTES: usize = 1 << 20;
 const QUEUE: usize = 4;
 
-/// Forwards Parquet output to object storage, hashing it with SM3.
-struct HashingWriter {
-    inner: BufWriter,
-    hasher: Sm3,
-    bytes: u64,
+/// Threads per parallel stage (block parsers, Parquet encoders).
+fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 4)
 }
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-impl AsyncFileWriter for HashingWriter {
-    fn write(&mut self, bs: Bytes) -> BoxFuture<'_, parquet::errors::Result<()>> {
-        self.hasher.update(&bs);
-        self.bytes += bs.len() as u64;
-        Box::pin(async move {
-            self.inner
-                .put(bs)
-                .await
-                .map_err(|e| ParquetError::External(Box::new(e)))
-        })
-    }
-
-    fn complete(&mut self) -> BoxFuture<'_, parquet::errors::Result<()>> {
-        Box::pin(async move {
-            self.inner
-                .shutdown()
-                .await
-                .map_err(|e| ParquetError::External(Box::new(e)))
-        })
-    }
+/// Starts a named thread (names show in `top -H`, profilers and panics).
+fn spawn<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> io::Result<std::thread::JoinHandle<T>> {
+    std::thread::Builder::new().name(name.to_string()).spawn(f)
 }
 
-/// A unique temporary name next to `dest`.
-fn partial_path(dest: &Path) -> Path {
+/// A random suffix for temporary names.
+fn unique_suffix() -> String {
     use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -203,7 +183,12 @@ fn partial_path(dest: &Path) -> Path {
             .map_or(0, |d| d.as_nanos()),
     );
     h.write_u32(std::process::id());
-    Path::from(format!("{dest}.partial-{:016x}", h.finish()))
+    format!("{:016x}", h.finish())
+}
+
+/// A unique temporary name next to `dest`.
+fn partial_path(dest: &Path) -> Path {
+    Path::from(format!("{dest}.partial-{}", unique_suffix()))
 }
 
 /// A spooled copy of a Parquet upload, removed on drop.
@@ -216,12 +201,7 @@ impl Drop for Spool {
 }
 
 async fn spool<R: AsyncRead + Unpin>(mut input: R) -> Result<(Spool, std::fs::File), IngestError> {
-    let p = std::env::temp_dir().join(format!(
-        "shuyun-ingest-{}.parquet",
-        partial_path(&Path::from("x"))
-            .as_ref()
-            .trim_start_matches("x.partial-")
-    ));
+    let p = std::env::temp_dir().join(format!("shuyun-ingest-{}.parquet", unique_suffix()));
     let guard = Spool(p.clone());
     let io_err = |e: io::Error| IngestError::Io(format!("spooling the Parquet upload failed: {e}"));
     let mut f = tokio::fs::File::create(&p).await.map_err(io_err)?;
@@ -246,24 +226,14 @@ pub async fn ingest<R: AsyncRead + Unpin + Send>(
 ) -> Result<IngestOutcome, IngestError> {
     let mut v = Validator::new(schema);
     let tmp = partial_path(dest);
-    let mut props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
     // A single key column is unique: dictionary encoding cannot help it.
-    if let [only] = schema.key_fields().collect::<Vec<_>>()[..] {
-        props = props
-            .set_column_dictionary_enabled(ColumnPath::from(only.name.as_str().to_string()), false);
-    }
-    let props = props.build();
-    let hw = HashingWriter {
-        inner: BufWriter::new(store.clone(), tmp.clone()),
-        hasher: Sm3::new(),
-        bytes: 0,
+    let no_dictionary = match schema.key_fields().collect::<Vec<_>>()[..] {
+        [only] => Some(only.name.as_str().to_string()),
+        _ => None,
     };
-    let mut writer = AsyncArrowWriter::try_new(hw, v.schema(), Some(props))
-        .map_err(|e| IngestError::Io(format!("cannot start the Parquet writer: {e}")))?;
+    let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(QUEUE);
+    let mut sink = ParquetSink::new(v.schema(), no_dictionary, out_tx);
 
-    let (batch_tx, mut batch_rx) = mpsc::channel::<RecordBatch>(QUEUE);
     let (chunk_tx, chunk_rx) = mpsc::channel::<io::Result<Bytes>>(QUEUE);
     let (spooled, feed_input) = match format {
         InputFormat::Parquet => (Some(spool(input).await?), None),
@@ -271,10 +241,32 @@ pub async fn ingest<R: AsyncRead + Unpin + Send>(
     };
     let parser = tokio::task::spawn_blocking(move || {
         let end = match spooled {
-            Some((_guard, file)) => read::parse_parquet(file, &mut v, &batch_tx),
-            None => read::parse_text(format, ChunkReader::new(chunk_rx), &mut v, &batch_tx),
+            Some((_guard, file)) => read::parse_parquet(file, &mut v, &mut sink),
+            None => read::parse_text(format, ChunkReader::new(chunk_rx), &mut v, &mut sink),
         };
-        (end, v)
+        // Key uniqueness is settled once every row has been read, while the
+        // encoders complete the file.
+        let end = match end {
+            ParseEnd::Done | ParseEnd::Rejected => {
+                if matches!(end, ParseEnd::Done) {
+                    sink.seal();
+                }
+                match v.conclude() {
+                    Err(e) => ParseEnd::Io(e),
+                    Ok(()) if v.failed() => ParseEnd::Rejected,
+                    Ok(()) => end,
+                }
+            }
+            other => other,
+        };
+        let written = match end {
+            ParseEnd::Done | ParseEnd::WriterGone => Some(sink.finish()),
+            _ => {
+                drop(sink);
+                None
+            }
+        };
+        (end, v, written)
     });
 
     let feed = async move {
@@ -295,40 +287,42 @@ pub async fn ingest<R: AsyncRead + Unpin + Send>(
             }
         }
     };
+    let mut upload = BufWriter::new(store.clone(), tmp.clone());
     let write = async {
-        while let Some(batch) = batch_rx.recv().await {
-            writer
-                .write(&batch)
+        while let Some(chunk) = out_rx.recv().await {
+            upload
+                .put(chunk)
                 .await
                 .map_err(|e| format!("writing to storage failed: {e}"))?;
         }
         Ok::<(), String>(())
     };
-    let ((), written) = tokio::join!(feed, write);
-    let (end, v) = parser
+    let ((), uploaded) = tokio::join!(feed, write);
+    let (end, v, written) = parser
         .await
         .map_err(|e| IngestError::Io(format!("the ingest worker failed: {e}")))?;
 
-    let failure = match (end, written) {
-        (ParseEnd::Rejected, _) => Some(IngestError::Rejected(RejectionReport {
+    let result = match (end, uploaded, written) {
+        (ParseEnd::Rejected, _, _) => Err(IngestError::Rejected(RejectionReport {
             errors: v.errors.clone(),
             total_errors: v.total_errors,
             rows_read: v.rows,
         })),
-        (ParseEnd::Io(e), _) => Some(IngestError::Io(e)),
-        (_, Err(e)) => Some(IngestError::Io(e)),
-        (ParseEnd::WriterGone, Ok(())) => Some(IngestError::Io("the writer stopped".into())),
-        (ParseEnd::Done, Ok(())) => None,
+        (ParseEnd::Io(e), _, _) => Err(IngestError::Io(e)),
+        (_, Err(e), _) => Err(IngestError::Io(e)),
+        (_, _, Some(Err(e))) => Err(IngestError::Io(e)),
+        (ParseEnd::Done, Ok(()), Some(Ok(w))) => Ok(w),
+        _ => Err(IngestError::Io("the writer stopped".into())),
     };
-    if let Some(err) = failure {
-        let mut hw = writer.into_inner();
-        let _ = hw.inner.abort().await;
-        remove(&*store, &tmp).await;
-        return Err(err);
-    }
-    let finished = writer.finish().await;
-    let hw = writer.into_inner();
-    if let Err(e) = finished {
+    let written = match result {
+        Ok(w) => w,
+        Err(err) => {
+            let _ = upload.abort().await;
+            remove(&*store, &tmp).await;
+            return Err(err);
+        }
+    };
+    if let Err(e) = upload.shutdown().await {
         remove(&*store, &tmp).await;
         return Err(IngestError::Io(format!(
             "finishing the Parquet file failed: {e}"
@@ -343,8 +337,8 @@ pub async fn ingest<R: AsyncRead + Unpin + Send>(
     let names = v.names().to_vec();
     Ok(IngestOutcome {
         rows: v.rows,
-        bytes: hw.bytes,
-        sm3: hw.hasher.finalize().into(),
+        bytes: written.bytes,
+        sm3: written.sm3,
         path: dest.clone(),
         null_counts: names
             .into_iter()

@@ -546,6 +546,18 @@ async fn invalid_utf8_names_the_row() {
 }
 
 #[tokio::test]
+async fn a_character_split_by_a_delimiter_is_invalid_utf8() {
+    // "中" is E4 B8 AD: its bytes on both sides of a delimiter make no text
+    // in either value, although the values' bytes joined would.
+    let e = env();
+    let mut csv = HEADER.as_bytes().to_vec();
+    csv.extend_from_slice(b"A1,\"\xe4\xb8\",\xad1,,true,2000-01-01,,\n");
+    let r = e.reject(&csv, CSV).await;
+    assert_eq!(errs(&r), vec![(1, Some("name"))]);
+    assert!(r.errors[0].reason.contains("UTF-8"));
+}
+
+#[tokio::test]
 async fn an_existing_object_at_dest_survives_a_rejection() {
     let e = env();
     e.store
@@ -582,6 +594,183 @@ async fn errors_are_capped_and_many_batches_flow() {
     let late = ok.replace("K29999,", "K0,");
     let r = e.reject(late.as_bytes(), CSV).await;
     assert_eq!(errs(&r), vec![(30_000, Some("code"))]);
+}
+
+#[tokio::test]
+async fn duplicates_take_their_place_among_other_errors() {
+    let e = env();
+    let csv = format!(
+        "{HEADER}\
+A1,甲,1,,true,2000-01-01,,\n\
+A2,乙,1,,true,2000-01-01,,\n\
+A1,丙,1,,true,2000-01-01,,\n\
+A4,丁,x,,true,2000-01-01,,\n\
+A2,戊,1,,true,2000-01-01,,\n\
+A1,己,1,,true,2000-01-01,,\n"
+    );
+    let r = e.reject(csv.as_bytes(), CSV).await;
+    assert_eq!(
+        errs(&r),
+        vec![
+            (3, Some("code")),
+            (4, Some("amount")),
+            (5, Some("code")),
+            (6, Some("code"))
+        ]
+    );
+    assert!(
+        r.errors[0].reason.contains("row 1"),
+        "{}",
+        r.errors[0].reason
+    );
+    assert!(
+        r.errors[2].reason.contains("row 2"),
+        "{}",
+        r.errors[2].reason
+    );
+    assert!(
+        r.errors[3].reason.contains("row 1"),
+        "{}",
+        r.errors[3].reason
+    );
+    assert_eq!((r.total_errors, r.rows_read), (4, 6));
+}
+
+#[tokio::test]
+async fn the_error_limit_counts_duplicates() {
+    // Every row repeats row 1's key; every third row also has a bad amount
+    // (and is then not checked for its key). From row 2 on each row has one
+    // error, so reading stops after row 100,001 with 100,000 errors.
+    let mut csv = String::from(HEADER);
+    for i in 1..=100_050u32 {
+        let amount = if i % 3 == 0 { "x" } else { "1" };
+        csv.push_str(&format!("K0,名,{amount},,1,2000-01-01,,\n"));
+    }
+    let e = env();
+    let r = e.reject(csv.as_bytes(), CSV).await;
+    assert_eq!(r.total_errors, 100_000);
+    assert_eq!(r.rows_read, 100_001);
+    assert_eq!(r.errors.len(), 1000);
+    assert_eq!(
+        errs(&r)[..3],
+        [(2, Some("code")), (3, Some("amount")), (4, Some("code"))]
+    );
+    assert_eq!(r.errors[999].row, 1001);
+
+    // Only duplicates, more than the limit.
+    let csv = csv.replace(",x,", ",1,");
+    let r = e.reject(csv.as_bytes(), CSV).await;
+    assert_eq!(r.total_errors, 100_000);
+    assert_eq!(r.rows_read, 100_001);
+    assert_eq!(r.errors[0].row, 2);
+}
+
+/// A CSV of several parallel blocks (blocks are cut at about 1 MiB): every
+/// 7th row has a quoted name spanning two lines (with an escaped quote),
+/// every 11th row is followed by a blank line, line ends alternate between
+/// LF and CRLF. `bad(i)` may replace row `i`'s amount.
+fn many_blocks(rows: u32, bad: impl Fn(u32) -> Option<&'static str>) -> String {
+    let mut csv = String::from(HEADER);
+    for i in 1..=rows {
+        let name = if i % 7 == 0 {
+            format!("\"名{i}\n第二行 \"\"引\"\"\"")
+        } else {
+            format!("名{i}")
+        };
+        let amount = bad(i).map_or(i.to_string(), str::to_string);
+        let end = if i % 2 == 0 { "\r\n" } else { "\n" };
+        csv.push_str(&format!(
+            "K{i},{name},{amount},{i}.5,是,2000-01-01,2024-05-01 08:00:00,{i}{end}"
+        ));
+        if i % 11 == 0 {
+            csv.push_str("\r\n");
+        }
+    }
+    csv
+}
+
+#[tokio::test]
+async fn many_blocks_keep_rows_and_values() {
+    let csv = many_blocks(40_000, |_| None);
+    assert!(csv.len() > 2 << 20, "several blocks");
+    let e = env();
+    let out = e.run(csv.as_bytes(), CSV).await.unwrap();
+    assert_eq!(out.rows, 40_000);
+    let r = ParquetRecordBatchReaderBuilder::try_new(e.stored().await)
+        .unwrap()
+        .with_batch_size(40_000)
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = r.map(|b| b.unwrap()).collect();
+    let b = arrow_select_concat(&batches);
+    assert_eq!(b.num_rows(), 40_000);
+    let names = b.column(1).as_string::<i32>();
+    let amounts = b.column(2).as_primitive::<Int64Type>();
+    for i in [1u32, 7, 11, 12, 14_000, 39_998, 40_000] {
+        let row = (i - 1) as usize;
+        let name = if i % 7 == 0 {
+            format!("名{i}\n第二行 \"引\"")
+        } else {
+            format!("名{i}")
+        };
+        assert_eq!(names.value(row), name);
+        assert_eq!(amounts.value(row), i64::from(i));
+    }
+}
+
+#[tokio::test]
+async fn errors_in_later_blocks_have_exact_rows() {
+    let bad = |i: u32| match i {
+        5 | 21_001 | 39_999 => Some("x"),
+        30_000 => Some("1.5"),
+        _ => None,
+    };
+    let e = env();
+    let r = e.reject(many_blocks(40_000, bad).as_bytes(), CSV).await;
+    assert_eq!(
+        errs(&r),
+        vec![
+            (5, Some("amount")),
+            (21_001, Some("amount")),
+            (30_000, Some("amount")),
+            (39_999, Some("amount")),
+        ]
+    );
+    assert!(r.errors[2].reason.contains("fen"));
+    assert_eq!(r.rows_read, 40_000);
+
+    // Whole-row errors, invalid UTF-8 and a duplicate, far into the file.
+    let mut csv = many_blocks(40_000, |_| None).into_bytes();
+    let at = |csv: &[u8], key: &str| {
+        let needle = format!("\nK{key},");
+        memchr::memmem::find(csv, needle.as_bytes()).unwrap() + 1
+    };
+    let p = at(&csv, "25000");
+    csv.splice(p..p + 7, b"K1,".iter().copied());
+    let p = at(&csv, "33001");
+    csv.splice(p..p + 7, b"K33001,\xff".iter().copied());
+    let p = at(&csv, "36001");
+    csv.splice(p..p, b"ragged,row\n".iter().copied());
+    let r = e.reject(&csv, CSV).await;
+    assert_eq!(
+        errs(&r),
+        vec![
+            (25_000, Some("code")),
+            (33_001, Some("name")),
+            (36_001, None)
+        ]
+    );
+    assert!(r.errors[0].reason.contains("row 1"));
+    assert!(r.errors[1].reason.contains("UTF-8"));
+    assert!(r.errors[2].reason.contains("expected 8 cells, found 2"));
+    assert_eq!(r.rows_read, 40_001);
+
+    // An unterminated quote at the end: the row after the last one read.
+    let mut csv = many_blocks(40_000, |_| None);
+    csv.push_str("K40001,\"名,1,,是,2000-01-01,,\n");
+    let r = e.reject(csv.as_bytes(), CSV).await;
+    assert_eq!(errs(&r), vec![(40_001, None)]);
+    assert!(r.errors[0].reason.contains("unterminated"));
 }
 
 #[tokio::test]

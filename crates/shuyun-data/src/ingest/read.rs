@@ -1,9 +1,18 @@
 //! The parsing side of an ingest, run on a blocking thread: turns the input
 //! (CSV, JSON lines or a spooled Parquet file) into validated record batches
-//! sent to the writer.
+//! handed to the Parquet writer.
+//!
+//! CSV is cut into blocks at record boundaries and the blocks are parsed
+//! and validated by worker threads; their results are taken in input order,
+//! so row numbers, key uniqueness and the error limits come out exactly as
+//! when reading one row at a time. JSON lines and Parquet are read row by
+//! row.
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read};
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+use std::thread::JoinHandle;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -18,9 +27,11 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use shuyun_domain::catalogue::FieldType;
 use tokio::sync::mpsc;
 
-use super::csv::{CsvReader, MAX_RECORD_BYTES, ReadOutcome, Record};
+use super::columns::{BlockCtx, ParsedBlock, parse_block};
+use super::csv::{Block, End, Fields, MAX_RECORD_BYTES, Splitter, parse_records};
 use super::validate::{BATCH_ROWS, Validator};
 use super::value::{BEIJING_OFFSET_MS, Cell};
+use super::write::ParquetSink;
 use super::{InputFormat, TextEncoding};
 
 /// How parsing ended.
@@ -77,10 +88,10 @@ impl BufRead for ChunkReader {
     }
 }
 
-/// Sends a batch; false if the writer is gone.
-fn send(tx: &mpsc::Sender<RecordBatch>, batch: Option<RecordBatch>) -> bool {
+/// Hands a batch to the writer; false if the writer is gone.
+fn send(sink: &mut ParquetSink, batch: Option<RecordBatch>) -> bool {
     match batch {
-        Some(b) => tx.blocking_send(b).is_ok(),
+        Some(b) => sink.push(b),
         None => true,
     }
 }
@@ -90,12 +101,12 @@ pub(crate) fn parse_text(
     format: InputFormat,
     input: ChunkReader,
     v: &mut Validator,
-    tx: &mpsc::Sender<RecordBatch>,
+    sink: &mut ParquetSink,
 ) -> ParseEnd {
     let r = match format {
-        InputFormat::JsonLines => parse_jsonl(BufReader::with_capacity(1 << 16, input), v, tx),
+        InputFormat::JsonLines => parse_jsonl(BufReader::with_capacity(1 << 16, input), v, sink),
         InputFormat::Csv(enc) => match decode(enc, input) {
-            Ok((r, gb)) => parse_csv(r, gb, v, tx),
+            Ok((r, gb)) => parse_csv(r, gb, v, sink),
             Err(e) => Err(e),
         },
         InputFormat::Parquet => Ok(ParseEnd::Io("internal: Parquet is not text".into())),
@@ -143,27 +154,35 @@ fn decode(
     }
 }
 
+/// CSV blocks parsed ahead of the one being taken in.
+const BLOCKS_IN_FLIGHT_PER_WORKER: usize = 2;
+
 fn parse_csv(
     r: Box<dyn BufRead + Send>,
     gb: bool,
     v: &mut Validator,
-    tx: &mpsc::Sender<RecordBatch>,
+    sink: &mut ParquetSink,
 ) -> io::Result<ParseEnd> {
-    let mut reader = CsvReader::new(r);
-    let mut rec = Record::default();
+    let mut splitter = Splitter::new(r);
+    let Some(first) = splitter.next_block()? else {
+        return Ok(ParseEnd::Io("internal: no input block".into()));
+    };
     // Header.
-    match reader.read_record(&mut rec)? {
-        ReadOutcome::Record => {}
-        ReadOutcome::Eof => {
+    let mut fields = Fields::default();
+    let (end, header_end) = parse_records(&first.data, first.last, 1, &mut fields);
+    if fields.records() == 0 {
+        if end == End::Complete && !first.too_long {
             v.error(0, None, "the file is empty: expected a header row");
-            return Ok(ParseEnd::Rejected);
-        }
-        _ => {
+        } else {
             v.error(0, None, "the header row is malformed (unterminated quote)");
-            return Ok(ParseEnd::Rejected);
         }
+        return Ok(ParseEnd::Rejected);
     }
-    let Ok(header) = std::str::from_utf8(&rec.buf) else {
+    let header: Option<Vec<&str>> = fields
+        .fields(0)
+        .map(|i| std::str::from_utf8(fields.value(&first.data, fields.bounds[i])).ok())
+        .collect();
+    let Some(header) = header else {
         v.error(
             0,
             None,
@@ -171,105 +190,130 @@ fn parse_csv(
         );
         return Ok(ParseEnd::Rejected);
     };
-    let names: Vec<&str> = (0..rec.len())
-        .map(|i| {
-            let h = &header[rec.range(i)];
-            h.strip_prefix('\u{feff}').unwrap_or(h).trim()
-        })
+    let names: Vec<&str> = header
+        .iter()
+        .map(|h| h.strip_prefix('\u{feff}').unwrap_or(h).trim())
         .collect();
     let Some(field_to_col) = map_columns(&names, v) else {
         return Ok(ParseEnd::Rejected);
     };
-    let ncols = names.len();
-    let mut row = 0u64;
+    let ctx = Arc::new(v.block_ctx(names.len(), field_to_col, gb));
+    let mut next = Some(Block {
+        data: first.data.slice(header_end..),
+        last: first.last,
+        too_long: first.too_long,
+    });
+    let pool = Pool::start(super::threads(), &ctx)?;
+    let in_flight = pool.workers() * BLOCKS_IN_FLIGHT_PER_WORKER;
+    let (mut sent, mut taken) = (0usize, 0usize);
     loop {
+        while sent - taken < in_flight {
+            let block = match next.take() {
+                Some(b) => b,
+                None => match splitter.next_block()? {
+                    Some(b) => b,
+                    None => break,
+                },
+            };
+            if !pool.submit(sent, block) {
+                return Ok(ParseEnd::Io("the ingest worker failed".into()));
+            }
+            sent += 1;
+        }
+        if sent == taken {
+            break;
+        }
+        let Some(parsed) = pool.take(taken) else {
+            return Ok(ParseEnd::Io("the ingest worker failed".into()));
+        };
+        taken += 1;
+        let stop = parsed.unterminated || parsed.too_long;
+        let batch = v.absorb(parsed);
+        if !send(sink, batch) {
+            return Ok(ParseEnd::WriterGone);
+        }
         if v.exhausted() {
             return Ok(ParseEnd::Rejected);
         }
-        match reader.read_record(&mut rec)? {
-            ReadOutcome::Record => {}
-            ReadOutcome::Eof => break,
-            ReadOutcome::Unterminated => {
-                v.error(
-                    row + 1,
-                    None,
-                    "the file ends inside a quoted value (unterminated quote; truncated file?)",
-                );
-                return Ok(ParseEnd::Rejected);
-            }
-            ReadOutcome::TooLong => {
-                v.error(
-                    row + 1,
-                    None,
-                    format!(
-                        "the row exceeds {} MiB (unterminated quote?)",
-                        MAX_RECORD_BYTES >> 20
-                    ),
-                );
-                return Ok(ParseEnd::Rejected);
-            }
-        }
-        row += 1;
-        if rec.len() != ncols {
-            v.count_row();
-            v.error(
-                row,
-                None,
-                format!("expected {ncols} cells, found {}", rec.len()),
-            );
-            continue;
-        }
-        if rec.stray_quote {
-            v.count_row();
-            v.error(
-                row,
-                None,
-                "a quote inside an unquoted value (quote the value and double inner quotes)",
-            );
-            continue;
-        }
-        let text = match std::str::from_utf8(&rec.buf) {
-            Ok(t) => t,
-            Err(_) => {
-                v.count_row();
-                let bad = (0..ncols)
-                    .find(|&c| std::str::from_utf8(&rec.buf[rec.range(c)]).is_err())
-                    .and_then(|c| field_to_col.iter().position(|&fc| fc == c))
-                    .map(|f| v.names()[f].clone());
-                v.error(
-                    row,
-                    bad.as_deref(),
-                    "invalid UTF-8 (declare the encoding, e.g. GB18030)",
-                );
-                continue;
-            }
-        };
-        if gb && text.contains('\u{fffd}') {
-            v.count_row();
-            v.error(row, None, "bytes that are not valid GB18030");
-            continue;
-        }
-        let batch = v.push_row(row, |f| Cell::Text(&text[rec.range(field_to_col[f])]));
-        if !send(tx, batch) {
-            return Ok(ParseEnd::WriterGone);
+        if stop {
+            break;
         }
     }
-    finish(v, tx)
+    Ok(finish(v, sink))
 }
 
-fn finish(v: &mut Validator, tx: &mpsc::Sender<RecordBatch>) -> io::Result<ParseEnd> {
+/// Block parsers on their own threads, taking blocks in turn.
+struct Pool {
+    jobs: Vec<std_mpsc::Sender<Block>>,
+    results: Vec<std_mpsc::Receiver<ParsedBlock>>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    fn start(n: usize, ctx: &Arc<BlockCtx>) -> io::Result<Self> {
+        let mut pool = Pool {
+            jobs: Vec::with_capacity(n),
+            results: Vec::with_capacity(n),
+            handles: Vec::with_capacity(n),
+        };
+        for _ in 0..n {
+            let (job_tx, job_rx) = std_mpsc::channel::<Block>();
+            let (res_tx, res_rx) = std_mpsc::channel();
+            let ctx = ctx.clone();
+            pool.handles
+                .push(super::spawn("shuyun-ingest-parse", move || {
+                    let mut fields = Fields::default();
+                    for block in job_rx {
+                        if res_tx.send(parse_block(&block, &ctx, &mut fields)).is_err() {
+                            return;
+                        }
+                    }
+                })?);
+            pool.jobs.push(job_tx);
+            pool.results.push(res_rx);
+        }
+        Ok(pool)
+    }
+
+    fn workers(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Hands block number `i` to its worker.
+    fn submit(&self, i: usize, block: Block) -> bool {
+        self.jobs[i % self.jobs.len()].send(block).is_ok()
+    }
+
+    /// The result for block number `i` (blocks are taken in order).
+    fn take(&self, i: usize) -> Option<ParsedBlock> {
+        self.results[i % self.results.len()].recv().ok()
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.jobs.clear();
+        self.results.clear();
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The end of the input: the last rows go to the writer.
+fn finish(v: &mut Validator, sink: &mut ParquetSink) -> ParseEnd {
     if v.failed() {
-        return Ok(ParseEnd::Rejected);
+        return ParseEnd::Rejected;
     }
     let last = v.take_batch();
-    if !send(tx, last) {
-        return Ok(ParseEnd::WriterGone);
+    if !send(sink, last) {
+        return ParseEnd::WriterGone;
     }
-    Ok(if v.failed() {
+    if v.failed() {
         ParseEnd::Rejected
     } else {
         ParseEnd::Done
-    })
+    }
 }
 
 /// Maps input columns to schema fields: for each schema field, the input
@@ -311,7 +355,7 @@ fn map_columns(names: &[&str], v: &mut Validator) -> Option<Vec<usize>> {
 fn parse_jsonl(
     mut r: impl BufRead,
     v: &mut Validator,
-    tx: &mpsc::Sender<RecordBatch>,
+    sink: &mut ParquetSink,
 ) -> io::Result<ParseEnd> {
     let mut line = Vec::new();
     let mut lineno = 0u64;
@@ -373,11 +417,11 @@ fn parse_jsonl(
         }
         let names = v.names().to_vec();
         let batch = v.push_row(lineno, |f| json_cell(obj.get(&names[f])));
-        if !send(tx, batch) {
+        if !send(sink, batch) {
             return Ok(ParseEnd::WriterGone);
         }
     }
-    finish(v, tx)
+    Ok(finish(v, sink))
 }
 
 fn json_cell(v: Option<&serde_json::Value>) -> Cell<'_> {
@@ -478,7 +522,7 @@ fn array_cell(a: &ArrayRef, i: usize) -> Cell<'_> {
 pub(crate) fn parse_parquet(
     file: std::fs::File,
     v: &mut Validator,
-    tx: &mpsc::Sender<RecordBatch>,
+    sink: &mut ParquetSink,
 ) -> ParseEnd {
     let builder = match ParquetRecordBatchReaderBuilder::try_new(file) {
         Ok(b) => b,
@@ -546,13 +590,10 @@ pub(crate) fn parse_parquet(
             }
             row += 1;
             let out = v.push_row(row, |f| array_cell(cols[f], i));
-            if !send(tx, out) {
+            if !send(sink, out) {
                 return ParseEnd::WriterGone;
             }
         }
     }
-    match finish(v, tx) {
-        Ok(end) => end,
-        Err(e) => ParseEnd::Io(e.to_string()),
-    }
+    finish(v, sink)
 }

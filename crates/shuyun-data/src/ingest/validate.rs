@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use arrow_array::builder::{
     BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
@@ -16,7 +17,9 @@ use arrow_schema::{DataType, Field, SchemaRef, TimeUnit};
 use shuyun_domain::catalogue::{FieldType, Schema};
 
 use super::RowError;
-use super::keys::{KeyHasher, KeySet};
+use super::columns::{BlockCtx, ParsedBlock};
+use super::csv::MAX_RECORD_BYTES;
+use super::keys::{KeyHasher, KeyLog, hash_cell};
 use super::value::{Cell, convert};
 
 /// Rows per output record batch.
@@ -91,7 +94,7 @@ impl Col {
 
     fn append(&mut self, c: Cell<'_>) {
         match (self, c) {
-            (Col::Str(b), Cell::Str(s) | Cell::Text(s)) => b.append_value(s),
+            (Col::Str(b), Cell::Str(s)) => b.append_value(s),
             (Col::I64(b), Cell::I64(v)) => b.append_value(v),
             (Col::F64(b), Cell::F64(v)) => b.append_value(v),
             (Col::Bool(b), Cell::Bool(v)) => b.append_value(v),
@@ -121,8 +124,16 @@ impl Col {
 /// Validates rows and builds batches. Once any error is found it stops
 /// building (the file will be rejected) and only keeps validating.
 ///
-/// Memory: the builders hold at most one batch; key uniqueness keeps 128
-/// bits per row (see [`KeySet`]) — the only per-row state.
+/// Rows come one at a time ([`Self::push_row`]: JSON lines, Parquet) or as
+/// CSV blocks validated by workers ([`Self::absorb`]), in input order
+/// either way. Key uniqueness is settled by [`Self::conclude`] once every
+/// row has been seen; its duplicates then take their place among the other
+/// errors in row order, with the error limit applied as if they had been
+/// found while reading.
+///
+/// Memory: the builders hold at most one batch; key hashes are kept in a
+/// bounded buffer spilled to disk (see [`KeyLog`]); at most
+/// [`MAX_ERRORS`] errors are kept.
 pub(crate) struct Validator {
     names: Vec<String>,
     types: Vec<FieldType>,
@@ -132,8 +143,10 @@ pub(crate) struct Validator {
     schema: SchemaRef,
     cols: Vec<Col>,
     in_batch: usize,
-    keys: KeySet,
+    keys: KeyLog,
     key_seed: (u64, u64),
+    /// Recording a key hash failed (spilling to disk).
+    key_error: Option<String>,
     pub(crate) null_counts: Vec<u64>,
     pub(crate) rows: u64,
     pub(crate) errors: Vec<RowError>,
@@ -153,7 +166,8 @@ impl Validator {
             schema: arrow_schema(schema),
             cols: f.iter().map(|x| Col::new(x.field_type)).collect(),
             in_batch: 0,
-            keys: KeySet::new(),
+            keys: KeyLog::new(),
+            key_error: None,
             key_seed: (
                 RandomState::new().hash_one(1u8),
                 RandomState::new().hash_one(2u8),
@@ -177,18 +191,34 @@ impl Validator {
         self.schema.clone()
     }
 
+    /// What CSV block workers need to know.
+    pub(crate) fn block_ctx(&self, ncols: usize, field_to_col: Vec<usize>, gb: bool) -> BlockCtx {
+        BlockCtx {
+            ncols,
+            field_to_col,
+            gb,
+            types: self.types.clone(),
+            nullable: self.nullable.clone(),
+            is_key: self.is_key.clone(),
+            key_seed: self.key_seed,
+            schema: self.schema.clone(),
+            failed: Arc::new(AtomicBool::new(self.failed())),
+        }
+    }
+
     pub(crate) fn failed(&self) -> bool {
         self.total_errors > 0
     }
 
-    /// Whether reading should stop (too many errors).
+    /// Whether reading should stop (too many errors, or the key check
+    /// failed).
     pub(crate) fn exhausted(&self) -> bool {
-        self.total_errors >= MAX_ERRORS
+        self.total_errors >= MAX_ERRORS || self.key_error.is_some()
     }
 
     pub(crate) fn error(&mut self, row: u64, field: Option<&str>, reason: impl Into<String>) {
         self.total_errors += 1;
-        if self.errors.len() < KEPT_ERRORS {
+        if self.errors.len() < MAX_ERRORS as usize {
             self.errors.push(RowError {
                 row,
                 field: field.map(str::to_string),
@@ -233,16 +263,8 @@ impl Validator {
                 }
             }
         }
-        if ok
-            && !self.key_label.is_empty()
-            && let Some(first) = self.keys.insert(kh.finish(), row)
-        {
-            let label = self.key_label.clone();
-            self.error(
-                row,
-                Some(&label),
-                format!("duplicate key ({label}): the same value as row {first}"),
-            );
+        if ok && !self.key_label.is_empty() {
+            self.key(kh.finish(), row);
         }
         if self.failed() {
             return None;
@@ -256,6 +278,135 @@ impl Validator {
     /// Counts a row that was rejected before its cells were looked at.
     pub(crate) fn count_row(&mut self) {
         self.rows += 1;
+    }
+
+    fn key(&mut self, hash: u128, row: u64) {
+        if self.key_error.is_none()
+            && let Err(e) = self.keys.push(hash, row)
+        {
+            self.key_error = Some(format!("checking key uniqueness failed: {e}"));
+        }
+    }
+
+    /// Takes in a CSV block whose rows follow the rows seen so far; returns
+    /// its batch unless the upload has failed. Stops counting rows once
+    /// errors reach the limit, as reading one row at a time would.
+    pub(crate) fn absorb(&mut self, b: ParsedBlock) -> Option<RecordBatch> {
+        if let Some(e) = b.internal {
+            self.error(0, None, e);
+        }
+        let keyed = !self.key_label.is_empty();
+        let mut errors = b.errors.into_iter().peekable();
+        for r in 0..b.rows {
+            if self.exhausted() {
+                return None;
+            }
+            self.rows += 1;
+            let row = self.rows;
+            let mut ok = true;
+            while let Some(e) = errors.next_if(|e| e.row == r) {
+                ok = false;
+                let name = e.field.map(|f| self.names[f].clone());
+                self.error(row, name.as_deref(), e.reason);
+            }
+            if ok && keyed {
+                self.key(b.keys[r], row);
+            }
+        }
+        for (n, add) in self.null_counts.iter_mut().zip(&b.nulls) {
+            *n += add;
+        }
+        if b.unterminated && !self.exhausted() {
+            self.error(
+                self.rows + 1,
+                None,
+                "the file ends inside a quoted value (unterminated quote; truncated file?)",
+            );
+        }
+        if b.too_long && !self.exhausted() {
+            self.error(
+                self.rows + 1,
+                None,
+                format!(
+                    "the row exceeds {} MiB (unterminated quote?)",
+                    MAX_RECORD_BYTES >> 20
+                ),
+            );
+        }
+        if self.failed() { None } else { b.batch }
+    }
+
+    /// Settles key uniqueness once every row has been read and completes
+    /// the report (keeping its first [`KEPT_ERRORS`] errors). Duplicates
+    /// take their place among the other errors in row order, and the error
+    /// limit applies to the merged list as if they had been found while
+    /// reading (which also fixes the rows read).
+    pub(crate) fn conclude(&mut self) -> Result<(), String> {
+        if let Some(e) = self.key_error.take() {
+            return Err(e);
+        }
+        let keys = std::mem::replace(&mut self.keys, KeyLog::new());
+        let dups = keys
+            .duplicates(MAX_ERRORS as usize)
+            .map_err(|e| format!("checking key uniqueness failed: {e}"))?;
+        if !dups.is_empty() {
+            self.merge_duplicates(&dups);
+        }
+        self.errors.truncate(KEPT_ERRORS);
+        Ok(())
+    }
+
+    fn merge_duplicates(&mut self, dups: &[(u64, u64)]) {
+        let label = self.key_label.clone();
+        let old = std::mem::take(&mut self.errors);
+        // Errors counted but not kept belong to the row where reading
+        // stopped, the last one kept.
+        let unkept = self.total_errors - old.len() as u64;
+        let (mut i, mut j) = (0, 0);
+        let mut total = 0u64;
+        let mut last_row = 0;
+        let mut merged = Vec::new();
+        loop {
+            let row = match (old.get(i).map(|e| e.row), dups.get(j).map(|d| d.0)) {
+                (None, None) => break,
+                (Some(a), Some(b)) => a.min(b),
+                (Some(a), None) => a,
+                (None, Some(b)) => b,
+            };
+            if total >= MAX_ERRORS {
+                // Reading would have stopped after `last_row`.
+                self.rows = self.rows.min(last_row);
+                break;
+            }
+            while i < old.len() && old[i].row == row {
+                merged.push(old[i].clone());
+                total += 1;
+                i += 1;
+                if i == old.len() {
+                    total += unkept;
+                }
+            }
+            while j < dups.len() && dups[j].0 == row {
+                merged.push(RowError {
+                    row,
+                    field: Some(label.clone()),
+                    reason: format!(
+                        "duplicate key ({label}): the same value as row {}",
+                        dups[j].1
+                    ),
+                });
+                total += 1;
+                j += 1;
+            }
+            last_row = row;
+        }
+        if total >= MAX_ERRORS {
+            // The limit was reached at the last row kept (duplicates beyond
+            // the limit are not even kept).
+            self.rows = self.rows.min(last_row);
+        }
+        self.total_errors = total;
+        self.errors = merged;
     }
 
     /// The rows built so far as a batch (none if there are none or the file
@@ -272,36 +423,6 @@ impl Validator {
                 self.error(0, None, format!("internal error building a batch: {e}"));
                 None
             }
-        }
-    }
-}
-
-fn hash_cell(c: &Cell<'_>, h: &mut KeyHasher) {
-    match c {
-        Cell::Null | Cell::Bad(_) => h.word(0),
-        Cell::Text(s) | Cell::Str(s) => {
-            h.word(1);
-            h.bytes(s.as_bytes());
-        }
-        Cell::I64(v) => {
-            h.word(2);
-            h.word(*v as u64);
-        }
-        Cell::F64(v) => {
-            h.word(3);
-            h.word(v.to_bits());
-        }
-        Cell::Bool(v) => {
-            h.word(4);
-            h.word(u64::from(*v));
-        }
-        Cell::Date(v) => {
-            h.word(5);
-            h.word(*v as u64);
-        }
-        Cell::TsMs(v) => {
-            h.word(6);
-            h.word(*v as u64);
         }
     }
 }

@@ -8,13 +8,11 @@ const DAY_MS: i64 = 86_400_000;
 /// Beijing time is UTC+8 all year (no daylight saving).
 pub(crate) const BEIJING_OFFSET_MS: i64 = 8 * 3_600_000;
 
-/// One cell as read from the input, before or after conversion to its
-/// field's type. Text borrows from the reader's record buffer.
+/// One cell as read from a JSON line or a Parquet row, before or after
+/// conversion to its field's type (CSV text goes to [`parse_text`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Cell<'a> {
     Null,
-    /// Text from a CSV cell: parsed according to the field type.
-    Text(&'a str),
     /// A JSON or Parquet string: accepted for text, date and timestamp
     /// fields only.
     Str(&'a str),
@@ -48,7 +46,6 @@ pub(crate) fn convert<'a>(ty: FieldType, cell: Cell<'a>) -> Result<Cell<'a>, Str
     match cell {
         Cell::Null => Ok(Cell::Null),
         Cell::Bad(why) => Err(why.to_string()),
-        Cell::Text(s) => parse_text(ty, s),
         Cell::Str(s) => match ty {
             FieldType::String | FieldType::Date | FieldType::Timestamp => parse_text(ty, s),
             _ => Err(format!(
@@ -208,7 +205,10 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// `YYYY-MM-DD`, a valid calendar date in years 1000-9999.
 pub(crate) fn parse_date(t: &str) -> Option<i32> {
-    let b = t.as_bytes();
+    date_bytes(t.as_bytes())
+}
+
+fn date_bytes(b: &[u8]) -> Option<i32> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
@@ -228,7 +228,7 @@ pub(crate) fn parse_timestamp_ms(t: &str) -> Option<i64> {
     if b.len() < 19 || !matches!(b[10], b' ' | b'T' | b't') {
         return None;
     }
-    let days = i64::from(parse_date(std::str::from_utf8(&b[..10]).ok()?)?);
+    let days = i64::from(date_bytes(&b[..10])?);
     if b[13] != b':' || b[16] != b':' {
         return None;
     }
@@ -274,6 +274,56 @@ pub(crate) fn parse_timestamp_ms(t: &str) -> Option<i64> {
     Some(days * DAY_MS + secs * 1000 + ms - offset_ms)
 }
 
+/// The last date parsed in a column: dates repeat from row to row.
+#[derive(Default)]
+pub(crate) struct DateCache(Option<([u8; 10], i32)>);
+
+impl DateCache {
+    fn days(&mut self, b: &[u8]) -> Option<i32> {
+        match self.0 {
+            Some((k, d)) if k == b => Some(d),
+            _ => {
+                let d = date_bytes(b)?;
+                let mut k = [0u8; 10];
+                k.copy_from_slice(b);
+                self.0 = Some((k, d));
+                Some(d)
+            }
+        }
+    }
+}
+
+/// [`parse_date`] of the common exact form (no surrounding spaces), or
+/// `None` for the general parser to decide.
+pub(crate) fn fast_date(t: &str, cache: &mut DateCache) -> Option<i32> {
+    let b = t.as_bytes();
+    if b.len() != 10 {
+        return None;
+    }
+    cache.days(b)
+}
+
+/// [`parse_timestamp_ms`] of the common form `YYYY-MM-DD HH:MM:SS` (Beijing
+/// time, no fraction, no surrounding spaces), or `None` for the general
+/// parser to decide.
+pub(crate) fn fast_timestamp_ms(t: &str, cache: &mut DateCache) -> Option<i64> {
+    let b = t.as_bytes();
+    if b.len() != 19 || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, mi, s) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
+    if h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    let days = i64::from(cache.days(&b[..10])?);
+    let secs = i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s);
+    Some(days * DAY_MS + secs * 1000 - BEIJING_OFFSET_MS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,6 +358,48 @@ mod tests {
         assert_eq!(parse_timestamp_ms("1970-01-01 24:00:00"), None);
         assert_eq!(parse_timestamp_ms("1970-01-01 00:00"), None);
         assert_eq!(parse_timestamp_ms("1970-01-01T00:00:00+8"), None);
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_general_parsers() {
+        let mut c = DateCache::default();
+        for t in [
+            "2024-05-01 08:00:00",
+            "2024-05-01 23:59:59",
+            "2024-05-01 24:00:00",
+            "2024-02-30 00:00:00",
+            "2024-05-01T08:00:00",
+            "2024-05-01 08:00:00Z",
+            "2024-05-01 8:00:00",
+            "1970-01-01 00:00:00",
+            "0999-01-01 00:00:00",
+            "2024-05-01 08:00:0x",
+        ] {
+            if let Some(v) = fast_timestamp_ms(t, &mut c) {
+                assert_eq!(Some(v), parse_timestamp_ms(t), "{t}");
+            }
+            assert_eq!(
+                fast_timestamp_ms(t, &mut c).is_some(),
+                t.len() == 19 && t.as_bytes()[10] == b' ' && parse_timestamp_ms(t).is_some(),
+                "{t}"
+            );
+        }
+        for t in [
+            "2024-05-01",
+            "2024-05-01",
+            "2024-02-29",
+            "2023-02-29",
+            "2024-5-01",
+            " 2024-05-01",
+        ] {
+            if let Some(v) = fast_date(t, &mut c) {
+                assert_eq!(Some(v), parse_date(t), "{t}");
+            }
+            assert_eq!(
+                fast_date(t, &mut c).is_some(),
+                t.len() == 10 && parse_date(t).is_some()
+            );
+        }
     }
 
     #[test]
