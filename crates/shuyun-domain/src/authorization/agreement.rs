@@ -211,6 +211,12 @@ impl AgreementState {
         )
     }
 
+    /// Filing is outstanding: due within 20 working days of signing
+    /// ([`super::filing_due_ms`]).
+    pub fn awaits_filing(self) -> bool {
+        self == AgreementState::Signed
+    }
+
     /// The state in force at `now_ms`: a live agreement whose term has
     /// ended is expired, whatever is stored.
     pub fn at(self, term: &Term, now_ms: i64) -> AgreementState {
@@ -551,6 +557,48 @@ impl AgreementContent {
     }
 }
 
+/// What the public sees of an agreement (G6; Jiangxi measures §19: "公开
+/// 授权对象、内容、范围和时限"): the operator, the state in force, the term,
+/// the scope and the product list. Revenue sharing is not disclosed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AgreementDisclosure {
+    pub agreement_id: i64,
+    /// The authorization object (授权对象).
+    pub operator_org_id: i64,
+    /// The state in force at the time of disclosure.
+    pub state: AgreementState,
+    /// The time limit (时限).
+    pub term: Term,
+    /// The content and scope (内容、范围).
+    pub scope: Scope,
+    /// The operator's product and service list (产品和服务清单).
+    pub products: Vec<ProductLine>,
+}
+
+impl AgreementDisclosure {
+    pub fn new(
+        agreement_id: i64,
+        operator_org_id: i64,
+        state: AgreementState,
+        content: &AgreementContent,
+        now_ms: i64,
+    ) -> Self {
+        Self {
+            agreement_id,
+            operator_org_id,
+            state: state.at(&content.term, now_ms),
+            term: content.term,
+            scope: content.scope.clone(),
+            products: content.products.clone(),
+        }
+    }
+
+    /// Only signed agreements are disclosed (not drafts or cancelled ones).
+    pub fn is_public(state: AgreementState) -> bool {
+        !matches!(state, AgreementState::Drafted | AgreementState::Cancelled)
+    }
+}
+
 /// Whether an agreement may be signed: the plan approved (and not
 /// superseded or withdrawn) and the selection awarded to this operator
 /// (seed 002 §3(4): "经评审且结果公示无异议后 … 签订授权运营协议").
@@ -792,6 +840,119 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    fn content() -> AgreementContent {
+        use crate::authorization::plan::tests as plan;
+        use crate::authorization::scope::{ResourceGrant, ScopeInput};
+        AgreementContent::new(AgreementContentInput {
+            term: term("2026-01-01", "2030-12-31").unwrap(),
+            scope: Scope::new(ScopeInput {
+                resources: vec![ResourceGrant::whole(plan::code("360200-XY-000001"))],
+                domains: BTreeSet::new(),
+                scenarios: BTreeSet::new(),
+                purposes: [crate::authorization::Purpose::IndustryDevelopment].into(),
+            })
+            .unwrap(),
+            products: plan::input().products[..1].to_vec(),
+            revenue_sharing: shares(&[(ShareParty::Operator, 5, 10000)]).unwrap(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn agreements_stay_within_their_plan() {
+        use crate::authorization::plan::tests as plan;
+        let p = plan::content();
+        let a = content();
+        assert!(a.check_against_plan(&p).is_ok());
+        let forbidden =
+            |f: &dyn Fn(&mut AgreementContentInput),
+             pf: &dyn Fn(&mut crate::authorization::plan::PlanContentInput)| {
+                let mut i = a.clone().into_input();
+                f(&mut i);
+                let mut pi = plan::input();
+                pf(&mut pi);
+                AgreementContent::new(i)
+                    .unwrap()
+                    .check_against_plan(&PlanContent::new(pi).unwrap())
+                    .map_err(|e| e.code)
+            };
+        let none = |_: &mut crate::authorization::plan::PlanContentInput| {};
+        // A resource the plan does not list.
+        assert_eq!(
+            forbidden(
+                &|i| {
+                    let mut s = i.scope.clone().into_input();
+                    s.resources
+                        .push(crate::authorization::scope::ResourceGrant::whole(
+                            plan::code("360200-HJ-000001"),
+                        ));
+                    i.scope = Scope::new(s).unwrap();
+                },
+                &none
+            ),
+            Err(ErrorCode::Forbidden)
+        );
+        // A term longer than the plan's.
+        assert_eq!(
+            forbidden(&|_| {}, &|p| p.term_months = 36),
+            Err(ErrorCode::Forbidden)
+        );
+        assert_eq!(forbidden(&|_| {}, &|p| p.term_months = 60), Ok(()));
+        // A product not in the plan's list.
+        assert_eq!(
+            forbidden(&|i| i.products[0].name = "新产品".into(), &none),
+            Err(ErrorCode::Forbidden)
+        );
+        // By scenario: the scope must name the plan's scenarios.
+        let by_scenario = |p: &mut crate::authorization::plan::PlanContentInput| {
+            p.authorization = PlanMode::ByScenario {
+                scenarios: ["个人信用画像".parse().unwrap()].into(),
+            }
+        };
+        assert_eq!(forbidden(&|_| {}, &by_scenario), Err(ErrorCode::Forbidden));
+        let named = |i: &mut AgreementContentInput| {
+            let mut s = i.scope.clone().into_input();
+            s.scenarios = ["个人信用画像".parse().unwrap()].into();
+            i.scope = Scope::new(s).unwrap();
+        };
+        assert_eq!(forbidden(&named, &by_scenario), Ok(()));
+        // By domain likewise.
+        let by_domain = |p: &mut crate::authorization::plan::PlanContentInput| {
+            p.authorization = PlanMode::ByDomain {
+                domains: [
+                    crate::catalogue::DataDomain::Credit,
+                    crate::catalogue::DataDomain::Transport,
+                ]
+                .into(),
+            }
+        };
+        assert_eq!(forbidden(&|_| {}, &by_domain), Err(ErrorCode::Forbidden));
+        let credit = |i: &mut AgreementContentInput| {
+            let mut s = i.scope.clone().into_input();
+            s.domains = [crate::catalogue::DataDomain::Credit].into();
+            i.scope = Scope::new(s).unwrap();
+        };
+        assert_eq!(forbidden(&credit, &by_domain), Ok(()));
+        // An empty or duplicated product list is refused outright.
+        let mut i = a.clone().into_input();
+        i.products.clear();
+        assert!(AgreementContent::new(i).is_err());
+    }
+
+    #[test]
+    fn disclosure() {
+        let c = content();
+        let d = AgreementDisclosure::new(1, 5, AgreementState::Active, &c, noon("2031-01-01"));
+        assert_eq!(d.state, AgreementState::Expired);
+        let json = serde_json::to_value(&d).unwrap();
+        assert!(json.get("revenue_sharing").is_none());
+        assert_eq!(json["term"]["end"], "2030-12-31");
+        assert!(!AgreementDisclosure::is_public(AgreementState::Drafted));
+        assert!(AgreementDisclosure::is_public(AgreementState::Signed));
+        assert!(AgreementState::Signed.awaits_filing());
+        assert!(!AgreementState::Filed.awaits_filing());
     }
 
     #[test]

@@ -108,6 +108,9 @@ impl ScenarioPlan {
                 "a scenario asks for 1 to 100 resources",
             ));
         }
+        for g in &i.data {
+            g.check_size()?;
+        }
         i.data.sort_by(|a, b| a.resource.cmp(&b.resource));
         if let Some(w) = i.data.windows(2).find(|w| w[0].resource == w[1].resource) {
             return Err(DomainError::invalid(

@@ -24,6 +24,10 @@ use crate::error::{DomainError, DomainResult};
 pub const MAX_SCOPE_RESOURCES: usize = 500;
 /// Most predicates one row filter may hold.
 pub const MAX_PREDICATES: usize = 32;
+/// Most predicates the row filter of one grant may hold: half of
+/// [`MAX_PREDICATES`], so that an agreement's and a scenario's filters
+/// together still make a valid filter.
+pub const MAX_GRANT_PREDICATES: usize = MAX_PREDICATES / 2;
 /// Most values of one `in` predicate.
 pub const MAX_IN_VALUES: usize = 1000;
 /// Longest text literal, in characters.
@@ -480,6 +484,21 @@ impl ResourceGrant {
             }
     }
 
+    /// A grant's row filter holds at most [`MAX_GRANT_PREDICATES`]
+    /// conditions.
+    pub(crate) fn check_size(&self) -> DomainResult<()> {
+        match &self.rows {
+            Some(r) if r.predicates().len() > MAX_GRANT_PREDICATES => Err(DomainError::invalid(
+                "rows",
+                format!(
+                    "{}: a grant's row filter has at most {MAX_GRANT_PREDICATES} conditions",
+                    self.resource
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Fields and row conditions exist in the schema, with literal types
     /// matching field types.
     pub fn check_schema(&self, schema: &Schema) -> Result<(), String> {
@@ -531,6 +550,9 @@ impl Scope {
                 "resources",
                 format!("a scope grants 1 to {MAX_SCOPE_RESOURCES} resources"),
             ));
+        }
+        for g in &input.resources {
+            g.check_size()?;
         }
         input.resources.sort_by(|a, b| a.resource.cmp(&b.resource));
         if let Some(w) = input
@@ -726,6 +748,19 @@ pub struct ScenarioView {
     pub purpose: Purpose,
     /// The data the scenario plan asked for (within the agreement scope).
     pub data: Vec<ResourceGrant>,
+}
+
+impl ScenarioView {
+    /// The view of a stored scenario plan.
+    pub fn of(id: i64, state: ScenarioState, plan: &super::scenario::ScenarioPlan) -> Self {
+        Self {
+            id,
+            name: plan.name.clone(),
+            state,
+            purpose: plan.purpose,
+            data: plan.data.clone(),
+        }
+    }
 }
 
 /// What [`decide`] needs to know about an agreement.

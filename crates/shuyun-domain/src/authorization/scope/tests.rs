@@ -900,3 +900,56 @@ fn no_sublicence() {
         Err(ErrorCode::Forbidden)
     );
 }
+
+#[test]
+fn grant_filters_are_small_enough_to_combine() {
+    let cond = Predicate::Eq {
+        field: f("district"),
+        value: text("昌江区"),
+    };
+    let grant = |n: usize| ResourceGrant {
+        resource: code(R1),
+        fields: FieldSet::All,
+        rows: Some(RowFilter::new(vec![cond.clone(); n]).unwrap()),
+    };
+    let scope = |g: ResourceGrant| {
+        let mut i = agreement_scope().into_input();
+        i.resources = vec![g];
+        Scope::new(i)
+    };
+    assert!(scope(grant(MAX_GRANT_PREDICATES)).is_ok());
+    assert_eq!(
+        scope(grant(MAX_GRANT_PREDICATES + 1))
+            .unwrap_err()
+            .field
+            .as_deref(),
+        Some("rows")
+    );
+    // The AND of two maximal grant filters is itself a valid filter, so an
+    // allowance survives a JSON round trip.
+    let both = RowFilter::and(grant(16).rows.as_ref(), grant(16).rows.as_ref()).unwrap();
+    assert!(RowFilter::new(both.predicates().to_vec()).is_ok());
+}
+
+#[test]
+fn scenario_views_come_from_scenario_plans() {
+    use crate::authorization::scenario::{
+        OutputForm, ScenarioPlan, ScenarioPlanInput, ScenarioProduct,
+    };
+    let plan = ScenarioPlan::new(ScenarioPlanInput {
+        name: "个人信用画像".parse().unwrap(),
+        purpose: Purpose::IndustryDevelopment,
+        description: "信用评分".into(),
+        data: vec![ResourceGrant::whole(code(R1))],
+        outputs: [OutputForm::Verification].into(),
+        security_measures: "沙箱".into(),
+        product: ScenarioProduct {
+            name: "个人信用画像".into(),
+            kind: crate::authorization::ProductKind::ApiService,
+        },
+    })
+    .unwrap();
+    let v = ScenarioView::of(10, ScenarioState::Approved, &plan);
+    assert_eq!(v.name.as_str(), "个人信用画像");
+    assert_eq!(v.data, plan.data);
+}
