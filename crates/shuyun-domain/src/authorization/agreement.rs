@@ -227,6 +227,18 @@ impl AgreementState {
         }
     }
 
+    /// Whether the stored state lags the clock: a sweep records
+    /// [`AgreementAction::Expire`] for such agreements.
+    pub fn needs_expiry(self, term: &Term, now_ms: i64) -> bool {
+        self.at(term, now_ms) != self
+    }
+
+    /// Only a drafted agreement's content may change; a signed one is
+    /// changed by a new agreement.
+    pub fn editable(self) -> bool {
+        self == AgreementState::Drafted
+    }
+
     /// The one transition function. `term` and `now_ms` decide expiry:
     /// once the term has ended, a live agreement can only be expired, and
     /// it cannot be expired before.
@@ -745,6 +757,8 @@ mod tests {
                     serde_json::to_string(&s).unwrap(),
                     format!("\"{}\"", s.as_str())
                 );
+                assert_eq!(s.needs_expiry(&t, now), ended && s.is_live());
+                assert_eq!(s.editable(), s == S::Drafted);
                 // The state in force.
                 let at = s.at(&t, now);
                 if ended && s.is_live() {
