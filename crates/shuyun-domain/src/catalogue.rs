@@ -373,7 +373,19 @@ impl UpdateFrequency {
 
 /// The domain a resource belongs to, with its two-letter code in the
 /// unified identifier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DataDomain {
     /// 信用
@@ -477,6 +489,18 @@ impl ResourceCode {
     }
 }
 
+impl ResourceCode {
+    /// The domain named by the identifier's two-letter code.
+    pub fn domain(&self) -> DataDomain {
+        let code = self.0.get(7..9).unwrap_or_default();
+        DataDomain::ALL
+            .into_iter()
+            .find(|d| d.code() == code)
+            // Parsing guarantees a known domain code; never reached.
+            .unwrap_or(DataDomain::Industry)
+    }
+}
+
 impl FromStr for ResourceCode {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, DomainError> {
@@ -576,5 +600,9 @@ mod tests {
         assert!("360200-QQ-000001".parse::<ResourceCode>().is_err());
         assert!("360200-XY-000000".parse::<ResourceCode>().is_err());
         assert!(ResourceCode::new(&d, DataDomain::Credit, 0).is_err());
+        for domain in DataDomain::ALL {
+            let c = ResourceCode::new(&d, domain, 7).unwrap();
+            assert_eq!(c.domain(), domain);
+        }
     }
 }

@@ -48,6 +48,7 @@ macro_rules! string_newtype {
 }
 
 pub mod access;
+pub mod authorization;
 pub mod calendar;
 pub mod catalogue;
 pub mod error;
