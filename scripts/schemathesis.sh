@@ -10,7 +10,7 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q "schemathesis==4.32.5"
 fi
-cargo build -q -p shuyun-cli --locked
+cargo build -q -p shuyun-cli --features s3 --locked
 work="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 SHUYUN_LOG_FORMAT=json "$target/debug/shuyun" demo --data-dir "$work/data" --listen "127.0.0.1:$port" 2>"$work/server.log" &

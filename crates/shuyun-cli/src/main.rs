@@ -152,6 +152,9 @@ async fn run_server(cfg: Config, demo: Option<f64>) -> Result<(), String> {
     init_logs(&cfg.log_format);
     let store = shuyun_server::open_store(&cfg).await?;
     let objects = shuyun_server::open_objects(&cfg)?;
+    let target = cfg.object_store.target(&cfg.data_dir)?.to_string();
+    shuyun_server::objects::probe(&*objects, &target).await?;
+    tracing::info!(objects = %target, "data versions are stored in the object store");
     let division: shuyun_domain::DivisionCode = cfg
         .division_code
         .parse()

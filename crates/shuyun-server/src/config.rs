@@ -1,7 +1,9 @@
 //! Server configuration: a TOML file whose every key can be overridden by an
 //! environment variable `SHUYUN_<KEY>` (upper case), e.g.
 //! `SHUYUN_DATABASE_URL=postgres://…`. The `[calendar]` section is a table:
-//! `SHUYUN_CALENDAR` holds its TOML text.
+//! `SHUYUN_CALENDAR` holds its TOML text. Each field of the `[object_store]`
+//! section has its own variable, `SHUYUN_OBJECT_STORE_<FIELD>`; the object
+//! store's credentials come only from the environment (see [`crate::objects`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,6 +48,10 @@ pub struct Config {
     /// correction ticket or objection (1 to 60).
     #[serde(default = "default_ticket_days")]
     pub ticket_working_days: u32,
+    /// Where accepted data versions are stored: the `[object_store]`
+    /// section (default: files under `<data_dir>/objects`).
+    #[serde(default)]
+    pub object_store: crate::objects::ObjectStoreConfig,
 }
 
 fn default_ticket_days() -> u32 {
@@ -105,11 +111,12 @@ impl Config {
                 table.insert((*key).to_string(), value);
             }
         }
+        object_store_from_env(&mut table, &env)?;
         // Bare TOML dates (`from = 2026-02-15`) read like quoted ones.
         if let Some(calendar) = table.get_mut("calendar") {
             dates_as_strings(calendar);
         }
-        let cfg: Config = table
+        let mut cfg: Config = table
             .try_into()
             .map_err(|e: toml::de::Error| format!("config: {e}"))?;
         cfg.division_code
@@ -117,6 +124,12 @@ impl Config {
             .map_err(|e| format!("config: division_code: {}", e.message))?;
         if !(1..=60).contains(&cfg.ticket_working_days) {
             return Err("config: ticket_working_days must be 1 to 60".into());
+        }
+        cfg.object_store
+            .target(&cfg.data_dir)
+            .map_err(|e| format!("config: {e}"))?;
+        if cfg.object_store.url.is_some() {
+            cfg.object_store.credentials = crate::objects::Credentials::from_env(&env);
         }
         Ok(cfg)
     }
@@ -137,6 +150,51 @@ impl Config {
             .clone()
             .unwrap_or_else(|| self.data_dir.join("ledger-sm2.pem"))
     }
+}
+
+/// Applies `SHUYUN_OBJECT_STORE_<FIELD>` overrides to the `[object_store]`
+/// table and refuses credentials written in the file.
+fn object_store_from_env(
+    table: &mut toml::Table,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    use crate::objects::{CREDENTIAL_FIELDS, FIELDS};
+    let mut overrides = toml::Table::new();
+    for (field, boolean) in FIELDS {
+        let var = format!("SHUYUN_OBJECT_STORE_{}", field.to_ascii_uppercase());
+        if let Some(v) = env(&var) {
+            let value = if *boolean {
+                match v.trim().to_ascii_lowercase().as_str() {
+                    "1" | "true" | "yes" => toml::Value::Boolean(true),
+                    "0" | "false" | "no" | "" => toml::Value::Boolean(false),
+                    _ => return Err(format!("config: {var}: '{v}' is not true or false")),
+                }
+            } else {
+                toml::Value::String(v)
+            };
+            overrides.insert((*field).to_string(), value);
+        }
+    }
+    if !overrides.is_empty() {
+        let section = table
+            .entry("object_store")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(section) = section.as_table_mut() else {
+            return Err("config: object_store must be a section ([object_store])".into());
+        };
+        section.extend(overrides);
+    }
+    if let Some(section) = table.get("object_store").and_then(toml::Value::as_table)
+        && let Some(key) = section
+            .keys()
+            .find(|k| CREDENTIAL_FIELDS.contains(&k.to_ascii_lowercase().as_str()))
+    {
+        return Err(format!(
+            "config: object_store.{key}: {}",
+            crate::objects::CREDENTIALS_HELP
+        ));
+    }
+    Ok(())
 }
 
 fn dates_as_strings(value: &mut toml::Value) {
@@ -174,6 +232,24 @@ mod tests {
         assert_eq!(cfg.listen.port(), 8080);
         // The example lists the 2026 notice exactly as built in.
         assert_eq!(cfg.calendar(), &WorkCalendar::builtin());
+        assert_eq!(
+            cfg.object_store.target(&cfg.data_dir),
+            Ok(crate::objects::Target::Local(PathBuf::from("data/objects")))
+        );
+        // Its commented-out [object_store] section is valid once uncommented.
+        let section: String = text
+            .lines()
+            .skip_while(|l| *l != "# [object_store]")
+            .take_while(|l| l.starts_with("# "))
+            .map(|l| format!("{}\n", &l[2..]))
+            .collect();
+        assert!(section.contains("url = "), "{section}");
+        let cfg = Config::from_toml_and_env(&section, |_| None).expect("object_store example");
+        let target = cfg.object_store.target(&cfg.data_dir).expect("target");
+        assert_eq!(
+            target.to_string(),
+            "s3://shuyun-data/jingdezhen at http://minio.dc.internal:9000"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod i18n;
 pub mod metrics;
+pub mod objects;
 pub mod pages;
 pub mod routes;
 
@@ -270,13 +271,10 @@ pub async fn open_store(cfg: &Config) -> Result<Store, String> {
     .map_err(|e| format!("cannot open the database: {e}"))
 }
 
-/// The object store for resource data under `<data_dir>/objects`.
+/// The object store for resource data: files under `<data_dir>/objects`, or
+/// the S3-compatible store of the `[object_store]` section (see [`objects`]).
 pub fn open_objects(cfg: &Config) -> Result<Arc<dyn object_store::ObjectStore>, String> {
-    let dir = cfg.data_dir.join("objects");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir)
-        .map_err(|e| format!("cannot open the object store at {}: {e}", dir.display()))?;
-    Ok(Arc::new(fs))
+    objects::open(cfg)
 }
 
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
