@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::http::Method;
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 use shuyun_domain::Permission;
@@ -119,6 +119,8 @@ pub fn table() -> Vec<Route> {
     use shuyun_store::accounts::{ApiToken, IssuedToken, NewOrg, NewUser, Org, User};
     use shuyun_store::ledger::CheckpointView;
     use shuyun_store::EntryView;
+    use api::authorization::{StepNote, plans as pl_};
+    use shuyun_domain::authorization::PlanContent;
     use pages::{account as pa, admin as pd, catalogue as pc, data as pdt, home as ph, ledger as pl, login as pn, open as po, tickets as ptk};
     vec![
         // Operations
@@ -193,6 +195,18 @@ pub fn table() -> Vec<Route> {
         api(M::GET, "/api/v1/tickets", P::Authenticated, get(tkt::list)).doc("tickets", "Tickets raised by or addressed to the caller's organisation (all, for whole-catalogue readers), with deadlines").resp::<Vec<tkt::TicketView>>(),
         api(M::GET, "/api/v1/tickets/{id}", P::Authenticated, get(tkt::show)).doc("tickets", "One ticket with its steps").resp::<tkt::TicketDetail>(),
         api(M::POST, "/api/v1/tickets/{id}/steps", P::Authenticated, post(tkt::step)).doc("tickets", "Take a step: acknowledge or answer (department), accept, dispute or withdraw (raiser)").body::<tkt::StepBody>().resp::<tkt::TicketView>(),
+        // Authorization: implementation plans (B1)
+        api(M::POST, "/api/v1/plans", P::PlanDraft, post(pl_::create)).doc("plans", "Draft an implementation plan (实施方案) with the twelve items").body::<PlanContent>().resp::<pl_::PlanView>().status(201),
+        api(M::GET, "/api/v1/plans", P::AuthorizationRead, get(pl_::list)).doc("plans", "Every plan version, newest first, with filing deadlines").resp::<Vec<pl_::PlanView>>(),
+        api(M::GET, "/api/v1/plans/{id}", P::AuthorizationRead, get(pl_::show)).doc("plans", "One plan version with its versions and steps").resp::<pl_::PlanDetail>(),
+        api(M::PUT, "/api/v1/plans/{id}", P::PlanDraft, put(pl_::update)).doc("plans", "Change a draft (approved versions are immutable)").body::<PlanContent>().resp::<pl_::PlanView>(),
+        api(M::POST, "/api/v1/plans/{id}/versions", P::PlanDraft, post(pl_::revise)).doc("plans", "Make a new version of an approved plan (a major change is deliberated again)").body::<PlanContent>().resp::<pl_::PlanView>().status(201),
+        api(M::POST, "/api/v1/plans/{id}/submit", P::PlanDraft, post(pl_::submit)).doc("plans", "Submit a draft for deliberation").body::<StepNote>().resp::<pl_::PlanView>(),
+        api(M::POST, "/api/v1/plans/{id}/withdraw", P::PlanDraft, post(pl_::withdraw)).doc("plans", "Withdraw a draft or a plan under deliberation (with reasons)").body::<StepNote>().resp::<pl_::PlanView>(),
+        api(M::POST, "/api/v1/plans/{id}/approve", P::PlanDecide, post(pl_::approve)).doc("plans", "Record the approval (审定); filing is due in 20 working days").body::<StepNote>().resp::<pl_::PlanView>(),
+        api(M::POST, "/api/v1/plans/{id}/reject", P::PlanDecide, post(pl_::reject)).doc("plans", "Send a plan back to draft with the deliberation's reasons").body::<StepNote>().resp::<pl_::PlanView>(),
+        api(M::POST, "/api/v1/plans/{id}/file", P::PlanDecide, post(pl_::file)).doc("plans", "Record the filing (备案) with its document number").body::<StepNote>().resp::<pl_::PlanView>(),
+        api(M::POST, "/api/v1/plans/{id}/activate", P::PlanDecide, post(pl_::activate)).doc("plans", "Put a filed plan in force (earlier versions are superseded)").body::<StepNote>().resp::<pl_::PlanView>(),
         // Portal pages
         page(M::GET, "/", P::Public, get(ph::home)),
         page(M::GET, "/login", P::Public, get(pn::form)),

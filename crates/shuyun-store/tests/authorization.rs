@@ -1,0 +1,540 @@
+//! Authorization lifecycle storage tests on SQLite and PostgreSQL: plan
+//! versions, selections, agreements and scenarios, the access decision,
+//! suspension and exit, disclosure; illegal steps refused with coded errors
+//! and nothing changed; concurrent steps on one object exclusive.
+
+use serde_json::{Value, json};
+use shuyun_domain::authorization::PlanAction;
+use shuyun_domain::calendar::WorkCalendar;
+use shuyun_domain::catalogue::{
+    DataDomain, FieldSpec, FieldType, Grade, GradeBasis, ImpactDegree, ImpactObject, PiTag, Schema,
+    UpdateFrequency,
+};
+use shuyun_domain::workflow::NegativeAction;
+use shuyun_domain::{ErrorCode, OrgKind};
+use shuyun_ledger::NoteSigner;
+use shuyun_store::accounts::{NewOrg, NewUser, Principal};
+use shuyun_store::catalogue::{NewResource, Rights};
+use shuyun_store::testing::TestDb;
+use shuyun_store::{Backend, LedgerIdentity, Store, StoreError};
+
+/// Monday 2026-09-28, 10:00 Beijing time.
+const T0: i64 = 1_790_560_800_000;
+const DAY: i64 = 86_400_000;
+const PW: &str = "shuyun-demo-2026";
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(#[tokio::test] async fn $name() { super::$name(shuyun_store::Backend::Sqlite).await })* }
+        mod postgres { $(#[tokio::test] async fn $name() { super::$name(shuyun_store::Backend::Postgres).await })* }
+    };
+}
+
+both_backends!(plan_versions, plan_concurrent_steps);
+
+fn credit_code(n: usize, kind: OrgKind) -> shuyun_domain::CreditCode {
+    let head = match kind {
+        OrgKind::Operator | OrgKind::Buyer | OrgKind::Platform => "91",
+        _ => "11",
+    };
+    let first = format!("{head}360200MA{n:07}");
+    format!(
+        "{first}{}",
+        shuyun_domain::CreditCode::check_char(&first).expect("c")
+    )
+    .parse()
+    .expect("cc")
+}
+
+struct World {
+    store: Store,
+    db: TestDb,
+    cal: WorkCalendar,
+    authority: Principal,
+    institution: Principal,
+    dept: Principal,
+    op1: Principal,
+    op2: Principal,
+    regulator: Principal,
+    /// The enterprise credit resource (360200-XY-000001).
+    credit: String,
+    /// A transport resource (360200-JT-000001).
+    transport: String,
+}
+
+async fn world(backend: Backend) -> World {
+    let db = TestDb::new(backend).await.expect("db");
+    let store = Store::open(
+        &db.url,
+        LedgerIdentity {
+            origin: "test/ledger".into(),
+            signer: NoteSigner::generate("test/ledger").expect("key"),
+        },
+    )
+    .await
+    .expect("store");
+    let mut ps = Vec::new();
+    for (i, (user, kind)) in [
+        ("sjj", OrgKind::DataAuthority),
+        ("szzx", OrgKind::ImplementingInstitution),
+        ("fgw", OrgKind::SourceDepartment),
+        ("yunying1", OrgKind::Operator),
+        ("yunying2", OrgKind::Operator),
+        ("jianguan", OrgKind::Regulator),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let org = store
+            .create_org(
+                "system",
+                NewOrg {
+                    name: format!("机构{i}"),
+                    name_en: format!("Org {i}"),
+                    kind,
+                    credit_code: credit_code(i + 1, kind),
+                    division_code: "360200".parse().expect("d"),
+                },
+                T0,
+            )
+            .await
+            .expect("org");
+        store
+            .create_user(
+                "system",
+                NewUser {
+                    org_id: org.id,
+                    username: user.parse().expect("u"),
+                    display_name: user.into(),
+                    password: PW.into(),
+                },
+                false,
+                T0,
+            )
+            .await
+            .expect("user");
+        ps.push(
+            store
+                .login(user, PW, "test", T0)
+                .await
+                .expect("login")
+                .principal,
+        );
+    }
+    let division = "360200".parse().expect("d");
+    let credit = store
+        .register_resource(&ps[2], &division, resource(DataDomain::Credit), T0)
+        .await
+        .expect("credit")
+        .code;
+    let transport = store
+        .register_resource(&ps[2], &division, resource(DataDomain::Transport), T0)
+        .await
+        .expect("transport")
+        .code;
+    let mut it = ps.into_iter();
+    let mut next = || it.next().expect("principal");
+    World {
+        authority: next(),
+        institution: next(),
+        dept: next(),
+        op1: next(),
+        op2: next(),
+        regulator: next(),
+        store,
+        db,
+        cal: WorkCalendar::builtin(),
+        credit,
+        transport,
+    }
+}
+
+fn field(name: &str, ty: FieldType, key: bool) -> FieldSpec {
+    FieldSpec {
+        name: name.parse().expect("name"),
+        label: format!("{name}标签"),
+        field_type: ty,
+        unit: None,
+        nullable: false,
+        key,
+        grade: Grade::General3,
+        pi: PiTag::None,
+    }
+}
+
+fn resource(domain: DataDomain) -> NewResource {
+    NewResource {
+        name: "企业信用信息".into(),
+        description: "全市企业公共信用信息".into(),
+        domain,
+        frequency: UpdateFrequency::Monthly,
+        source_system: "信用信息共享平台".into(),
+        standard: "GB/T 22117".into(),
+        contact: "信用科".into(),
+        rights: Rights {
+            holder: "景德镇市发改委".into(),
+            processor: "数字经济发展中心".into(),
+            operator: "待授权".into(),
+        },
+        shared_from_org_id: None,
+        public: true,
+        open_data: false,
+        schema: Schema::new(vec![
+            field("credit_code", FieldType::String, true),
+            field("district", FieldType::String, false),
+            field("credit_score", FieldType::Int64, false),
+            field("credit_level", FieldType::String, false),
+        ])
+        .expect("schema"),
+        grade: None,
+        basis: GradeBasis {
+            impact_object: ImpactObject::OrganisationRights,
+            impact_degree: ImpactDegree::Moderate,
+            reason: "企业经营信息".into(),
+        },
+    }
+}
+
+fn plan_json(codes: &[&str]) -> Value {
+    json!({
+        "name": "景德镇市公共数据资源授权运营实施方案",
+        "necessity_feasibility": "数据资源富集但开发利用不足",
+        "operator_criteria": "具备数据加工运营能力，经营和信用状况良好",
+        "authorization": {"mode": "whole"},
+        "data_scope": codes,
+        "term_months": 60,
+        "schedule": "2026年启动",
+        "evaluation_exit": "期满评估，违约退出",
+        "products": [
+            {"name": "企业信用辅助评估", "area": "金融服务", "use": "industry"},
+            {"name": "出行便民查询服务", "area": "交通运输", "use": "public_good"}
+        ],
+        "cost_revenue": "谁投入、谁贡献、谁受益",
+        "security_emergency": "数据沙箱，应急预案",
+        "rights_duties": "见协议",
+        "supervision": "数据局监督"
+    })
+}
+
+fn parse<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).expect("valid content")
+}
+
+fn code_of<T: std::fmt::Debug>(r: Result<T, StoreError>) -> ErrorCode {
+    r.expect_err("refused").into_domain().code
+}
+
+async fn ledger_size(store: &Store) -> u64 {
+    store
+        .latest_checkpoint()
+        .await
+        .expect("checkpoint")
+        .map_or(0, |c| c.size)
+}
+
+impl World {
+    fn due(&self, now: i64) -> i64 {
+        shuyun_domain::authorization::filing_due_ms(&self.cal, now)
+    }
+
+    async fn finish(self) {
+        assert!(
+            self.store.verify_ledger().await.expect("verify").ok(),
+            "the ledger verifies"
+        );
+        self.store.close().await;
+        self.db.cleanup().await;
+    }
+}
+
+async fn plan_versions(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    let credit = w.credit.as_str();
+
+    // Operators and departments do not draft; unknown resources and the
+    // negative list keep a plan out.
+    for who in [&w.op1, &w.op2, &w.dept] {
+        assert_eq!(
+            code_of(s.create_plan(who, parse(plan_json(&[credit])), T0).await),
+            ErrorCode::Forbidden
+        );
+    }
+    let e = s
+        .create_plan(&w.institution, parse(plan_json(&["360200-HJ-000009"])), T0)
+        .await
+        .expect_err("unknown")
+        .into_domain();
+    assert_eq!(
+        (e.code, e.field.as_deref()),
+        (ErrorCode::Validation, Some("data_scope"))
+    );
+
+    let plan = s
+        .create_plan(&w.institution, parse(plan_json(&[credit])), T0)
+        .await
+        .expect("create");
+    assert_eq!((plan.version, plan.series_id), (1, plan.id));
+    assert_eq!(plan.state.as_str(), "draft");
+
+    // Filing an unapproved plan is refused and changes nothing.
+    let size = ledger_size(s).await;
+    assert_eq!(
+        code_of(
+            s.plan_step(&w.authority, plan.id, PlanAction::File, "赣数备1号", 0, T0)
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+    // The institution cannot approve; approval from draft needs a minor
+    // revision.
+    assert_eq!(
+        code_of(
+            s.plan_step(&w.institution, plan.id, PlanAction::Approve, "", 0, T0)
+                .await
+        ),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        code_of(
+            s.plan_step(&w.authority, plan.id, PlanAction::Approve, "", 0, T0)
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+    assert_eq!(ledger_size(s).await, size, "refusals write nothing");
+    assert_eq!(s.plan(plan.id).await.expect("plan").state.as_str(), "draft");
+
+    // Draft edits; submit; rejection needs reasons and returns to draft.
+    let mut two = plan_json(&[credit, w.transport.as_str()]);
+    two["term_months"] = json!(36);
+    let plan = s
+        .update_plan(&w.authority, plan.id, parse(two), T0)
+        .await
+        .expect("update");
+    assert_eq!(plan.content.data_scope.len(), 2);
+    s.plan_step(&w.institution, plan.id, PlanAction::Submit, "", 0, T0)
+        .await
+        .expect("submit");
+    assert_eq!(
+        code_of(
+            s.update_plan(&w.institution, plan.id, parse(plan_json(&[credit])), T0)
+                .await
+        ),
+        ErrorCode::Conflict,
+        "no edits under deliberation"
+    );
+    assert_eq!(
+        code_of(
+            s.plan_step(&w.authority, plan.id, PlanAction::Reject, " ", 0, T0)
+                .await
+        ),
+        ErrorCode::Validation
+    );
+    s.plan_step(&w.authority, plan.id, PlanAction::Reject, "期限过短", 0, T0)
+        .await
+        .expect("reject");
+    let plan = s
+        .update_plan(&w.institution, plan.id, parse(plan_json(&[credit])), T0)
+        .await
+        .expect("update");
+    s.plan_step(&w.institution, plan.id, PlanAction::Submit, "", 0, T0)
+        .await
+        .expect("submit");
+    let due = w.due(T0);
+    let approved = s
+        .plan_step(&w.authority, plan.id, PlanAction::Approve, "同意", due, T0)
+        .await
+        .expect("approve");
+    assert_eq!(approved.state.as_str(), "approved");
+    assert_eq!(approved.filing_due_at, Some(due));
+    // Approved on Monday 28 September 2026: National Day pushes the 20th
+    // working day to Friday 30 October.
+    assert_eq!(
+        due,
+        "2026-10-30"
+            .parse::<shuyun_domain::Date>()
+            .expect("d")
+            .end_epoch_ms_beijing()
+    );
+    // Immutable from here on.
+    assert_eq!(
+        code_of(
+            s.update_plan(&w.institution, plan.id, parse(plan_json(&[credit])), T0)
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+    // Filing needs the document number.
+    assert_eq!(
+        code_of(
+            s.plan_step(&w.authority, plan.id, PlanAction::File, "", 0, T0 + DAY)
+                .await
+        ),
+        ErrorCode::Validation
+    );
+    let filed = s
+        .plan_step(
+            &w.authority,
+            plan.id,
+            PlanAction::File,
+            "赣数备〔2026〕1号",
+            0,
+            T0 + DAY,
+        )
+        .await
+        .expect("file");
+    assert_eq!(filed.filing_reference, "赣数备〔2026〕1号");
+    assert_eq!(filed.filing_due_at, Some(due), "the deadline is kept");
+    s.plan_step(&w.authority, plan.id, PlanAction::Activate, "", 0, T0 + DAY)
+        .await
+        .expect("activate");
+
+    // Revisions: nothing changed is refused; a minor change may be
+    // approved from draft; a major one goes through deliberation.
+    assert_eq!(
+        code_of(
+            s.revise_plan(&w.institution, plan.id, parse(plan_json(&[credit])), T0)
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+    let mut minor = plan_json(&[credit]);
+    minor["supervision"] = json!("数据局与网信办联合监督");
+    let v2 = s
+        .revise_plan(&w.institution, plan.id, parse(minor), T0 + DAY)
+        .await
+        .expect("revise");
+    assert_eq!(
+        (
+            v2.version,
+            v2.series_id,
+            v2.previous_id,
+            v2.revision.as_str()
+        ),
+        (2, plan.series_id, Some(plan.id), "minor")
+    );
+    // One open version at a time.
+    let mut major = plan_json(&[credit]);
+    major["term_months"] = json!(48);
+    assert_eq!(
+        code_of(
+            s.revise_plan(&w.institution, plan.id, parse(major.clone()), T0)
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+    // Editing the draft into a major change makes it a major revision.
+    let v2 = s
+        .update_plan(&w.institution, v2.id, parse(major), T0 + DAY)
+        .await
+        .expect("update");
+    assert_eq!(v2.revision.as_str(), "major");
+    assert_eq!(
+        code_of(
+            s.plan_step(&w.authority, v2.id, PlanAction::Approve, "", due, T0 + DAY)
+                .await
+        ),
+        ErrorCode::Conflict,
+        "a major change is deliberated"
+    );
+    for (who, action, note) in [
+        (&w.institution, PlanAction::Submit, ""),
+        (&w.authority, PlanAction::Approve, ""),
+        (&w.authority, PlanAction::File, "赣数备〔2026〕2号"),
+        (&w.authority, PlanAction::Activate, ""),
+    ] {
+        s.plan_step(who, v2.id, action, note, due, T0 + 2 * DAY)
+            .await
+            .expect("step");
+    }
+    let versions = s.plan_versions(plan.series_id).await.expect("versions");
+    let states: Vec<&str> = versions.iter().map(|v| v.state.as_str()).collect();
+    assert_eq!(states, vec!["superseded", "active"]);
+    let steps = s
+        .authorization_steps(shuyun_store::authorization::StepObject::Plan, plan.id)
+        .await
+        .expect("steps");
+    assert_eq!(
+        steps.iter().map(|s| s.action.as_str()).collect::<Vec<_>>(),
+        vec![
+            "submit",
+            "reject",
+            "submit",
+            "approve",
+            "file",
+            "activate",
+            "supersede"
+        ]
+    );
+
+    // A resource put on the negative list cannot enter a plan, nor pass
+    // a decision in a plan drafted before it was listed.
+    let both = [credit, w.transport.as_str()];
+    let p3 = s
+        .create_plan(&w.institution, parse(plan_json(&both)), T0)
+        .await
+        .expect("create");
+    let rid = s
+        .resource_id_by_code(&w.transport)
+        .await
+        .expect("transport");
+    let entry = s
+        .request_negative(&w.dept, rid, "《数据安全法》第二十一条", T0)
+        .await
+        .expect("request");
+    s.decide_negative(&w.authority, entry.id, NegativeAction::Approve, "", T0)
+        .await
+        .expect("approve");
+    let e = s
+        .create_plan(&w.institution, parse(plan_json(&both)), T0)
+        .await
+        .expect_err("negative")
+        .into_domain();
+    assert_eq!(e.code, ErrorCode::Validation);
+    assert!(e.message.contains(&w.transport), "{}", e.message);
+    assert_eq!(
+        code_of(
+            s.plan_step(&w.institution, p3.id, PlanAction::Submit, "", 0, T0)
+                .await
+        ),
+        ErrorCode::Validation
+    );
+    // A regulator takes no step on a plan.
+    assert_eq!(
+        code_of(
+            s.plan_step(&w.regulator, p3.id, PlanAction::Withdraw, "撤回", 0, T0)
+                .await
+        ),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(s.plan(p3.id).await.expect("p3").state.as_str(), "draft");
+    w.finish().await;
+}
+
+async fn plan_concurrent_steps(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    let plan = s
+        .create_plan(&w.institution, parse(plan_json(&[w.credit.as_str()])), T0)
+        .await
+        .expect("create");
+    s.plan_step(&w.institution, plan.id, PlanAction::Submit, "", 0, T0)
+        .await
+        .expect("submit");
+    // Approval and rejection at once: exactly one wins.
+    let due = w.due(T0);
+    let (a, b) = tokio::join!(
+        s.plan_step(&w.authority, plan.id, PlanAction::Approve, "", due, T0),
+        s.plan_step(&w.authority, plan.id, PlanAction::Reject, "再议", due, T0),
+    );
+    assert!(a.is_ok() != b.is_ok(), "exactly one step succeeds");
+    let loser = if a.is_ok() { b } else { a };
+    assert_eq!(code_of(loser), ErrorCode::Conflict);
+    let steps = s
+        .authorization_steps(shuyun_store::authorization::StepObject::Plan, plan.id)
+        .await
+        .expect("steps");
+    assert_eq!(steps.len(), 2, "submit and one decision");
+    w.finish().await;
+}
