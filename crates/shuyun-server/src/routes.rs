@@ -119,8 +119,10 @@ pub fn table() -> Vec<Route> {
     use shuyun_store::accounts::{ApiToken, IssuedToken, NewOrg, NewUser, Org, User};
     use shuyun_store::ledger::CheckpointView;
     use shuyun_store::EntryView;
-    use api::authorization::{StepNote, plans as pl_};
-    use shuyun_domain::authorization::PlanContent;
+    use api::authorization::{StepNote, plans as pl_, selections as sl_};
+    use shuyun_domain::authorization::{PlanContent, SelectionSpec};
+    use shuyun_domain::authorization::selection::Score;
+    use shuyun_store::authorization::selections::{Objection, PanelMember, Selection, SelectionApplication, SelectionDetail};
     use pages::{account as pa, admin as pd, catalogue as pc, data as pdt, home as ph, ledger as pl, login as pn, open as po, tickets as ptk};
     vec![
         // Operations
@@ -207,6 +209,22 @@ pub fn table() -> Vec<Route> {
         api(M::POST, "/api/v1/plans/{id}/reject", P::PlanDecide, post(pl_::reject)).doc("plans", "Send a plan back to draft with the deliberation's reasons").body::<StepNote>().resp::<pl_::PlanView>(),
         api(M::POST, "/api/v1/plans/{id}/file", P::PlanDecide, post(pl_::file)).doc("plans", "Record the filing (备案) with its document number").body::<StepNote>().resp::<pl_::PlanView>(),
         api(M::POST, "/api/v1/plans/{id}/activate", P::PlanDecide, post(pl_::activate)).doc("plans", "Put a filed plan in force (earlier versions are superseded)").body::<StepNote>().resp::<pl_::PlanView>(),
+        // Authorization: operator selection (B2)
+        api(M::POST, "/api/v1/plans/{id}/selections", P::SelectionManage, post(sl_::open)).doc("selections", "Announce an operator selection (遴选公告) under an approved plan").body::<SelectionSpec>().resp::<Selection>().status(201),
+        api(M::GET, "/api/v1/public/selections", P::Public, get(sl_::public_list)).doc("selections", "Announcements and published results of operator selections").resp::<Vec<Selection>>(),
+        api(M::GET, "/api/v1/selections/{id}", P::Authenticated, get(sl_::show)).doc("selections", "A selection with what the caller may see of applications, panel, scores and objections").resp::<SelectionDetail>(),
+        api(M::POST, "/api/v1/selections/{id}/applications", P::SelectionApply, post(sl_::apply)).doc("selections", "Apply with one's materials").body::<sl_::NewApplication>().resp::<SelectionApplication>().status(201),
+        api(M::POST, "/api/v1/selections/{id}/reviewers", P::SelectionManage, post(sl_::add_reviewer)).doc("selections", "Put a user on the review panel").body::<sl_::NewReviewer>().resp::<Vec<PanelMember>>(),
+        api(M::POST, "/api/v1/selections/{id}/scores", P::Authenticated, post(sl_::score)).doc("selections", "Score an application on every criterion (panel members; never one's own organisation)").body::<sl_::ScoreSheet>().resp::<Vec<Score>>(),
+        api(M::POST, "/api/v1/applications/{id}/qualification", P::SelectionManage, post(sl_::qualify)).doc("selections", "Record the qualification check of an application").body::<sl_::Qualification>().resp::<SelectionApplication>(),
+        api(M::POST, "/api/v1/selections/{id}/close", P::SelectionManage, post(sl_::close)).doc("selections", "Close applications after the deadline (too few fail the selection)").body::<StepNote>().resp::<Selection>(),
+        api(M::POST, "/api/v1/selections/{id}/publish", P::SelectionManage, post(sl_::publish)).doc("selections", "Publish the ranking for public notice (结果公示)").body::<StepNote>().resp::<Selection>(),
+        api(M::POST, "/api/v1/selections/{id}/reopen", P::SelectionManage, post(sl_::reopen)).doc("selections", "Reopen the review after an upheld objection").body::<StepNote>().resp::<Selection>(),
+        api(M::POST, "/api/v1/selections/{id}/award", P::SelectionManage, post(sl_::award)).doc("selections", "Award to the first ranked once the notice has ended and every objection is answered").body::<StepNote>().resp::<Selection>(),
+        api(M::POST, "/api/v1/selections/{id}/fail", P::SelectionManage, post(sl_::fail)).doc("selections", "Declare the selection failed (废标), with reasons").body::<StepNote>().resp::<Selection>(),
+        api(M::POST, "/api/v1/selections/{id}/cancel", P::SelectionManage, post(sl_::cancel)).doc("selections", "Cancel the selection, with reasons").body::<StepNote>().resp::<Selection>(),
+        api(M::POST, "/api/v1/selections/{id}/objections", P::Authenticated, post(sl_::object)).doc("selections", "Lodge an objection to the published result during the notice").body::<sl_::NewObjection>().resp::<Objection>().status(201),
+        api(M::POST, "/api/v1/objections/{id}/answer", P::SelectionManage, post(sl_::answer)).doc("selections", "Answer an objection: upheld or dismissed").body::<sl_::ObjectionAnswer>().resp::<Objection>(),
         // Portal pages
         page(M::GET, "/", P::Public, get(ph::home)),
         page(M::GET, "/login", P::Public, get(pn::form)),

@@ -4,7 +4,7 @@
 //! and nothing changed; concurrent steps on one object exclusive.
 
 use serde_json::{Value, json};
-use shuyun_domain::authorization::PlanAction;
+use shuyun_domain::authorization::{PlanAction, SelectionAction};
 use shuyun_domain::calendar::WorkCalendar;
 use shuyun_domain::catalogue::{
     DataDomain, FieldSpec, FieldType, Grade, GradeBasis, ImpactDegree, ImpactObject, PiTag, Schema,
@@ -30,7 +30,12 @@ macro_rules! both_backends {
     };
 }
 
-both_backends!(plan_versions, plan_concurrent_steps);
+both_backends!(
+    plan_versions,
+    plan_concurrent_steps,
+    selection_flow,
+    selection_concurrent_steps,
+);
 
 fn credit_code(n: usize, kind: OrgKind) -> shuyun_domain::CreditCode {
     let head = match kind {
@@ -235,6 +240,37 @@ async fn ledger_size(store: &Store) -> u64 {
 impl World {
     fn due(&self, now: i64) -> i64 {
         shuyun_domain::authorization::filing_due_ms(&self.cal, now)
+    }
+
+    /// A plan taken to `active`.
+    async fn active_plan(&self, codes: &[&str], now: i64) -> i64 {
+        let s = &self.store;
+        let plan = s
+            .create_plan(&self.institution, parse(plan_json(codes)), now)
+            .await
+            .expect("create");
+        for (who, action) in [
+            (&self.institution, PlanAction::Submit),
+            (&self.authority, PlanAction::Approve),
+        ] {
+            s.plan_step(who, plan.id, action, "", self.due(now), now)
+                .await
+                .expect("step");
+        }
+        s.plan_step(
+            &self.authority,
+            plan.id,
+            PlanAction::File,
+            "赣数备〔2026〕1号",
+            0,
+            now,
+        )
+        .await
+        .expect("file");
+        s.plan_step(&self.authority, plan.id, PlanAction::Activate, "", 0, now)
+            .await
+            .expect("activate");
+        plan.id
     }
 
     async fn finish(self) {
@@ -536,5 +572,396 @@ async fn plan_concurrent_steps(backend: Backend) {
         .await
         .expect("steps");
     assert_eq!(steps.len(), 2, "submit and one decision");
+    w.finish().await;
+}
+
+/// Epoch ms of `hour` o'clock Beijing time on a date.
+fn at(date: &str, hour: i64) -> i64 {
+    date.parse::<shuyun_domain::Date>()
+        .expect("date")
+        .start_epoch_ms_beijing()
+        + hour * 3_600_000
+}
+
+fn spec_json(deadline: i64) -> Value {
+    json!({
+        "title": "企业信用辅助评估运营机构遴选",
+        "method": "open_tender",
+        "criteria": [
+            {"name": "技术方案", "weight": 40},
+            {"name": "运营能力", "weight": 30},
+            {"name": "安全保障", "weight": 20},
+            {"name": "信用状况", "weight": 10}
+        ],
+        "application_deadline_ms": deadline,
+        "notice_working_days": 5,
+        "min_applicants": 2
+    })
+}
+
+impl World {
+    fn earliest(&self, spec: &Value, now: i64) -> i64 {
+        let spec: shuyun_domain::authorization::SelectionSpec = parse(spec.clone());
+        spec.method.earliest_deadline_ms(&self.cal, now)
+    }
+
+    /// An active plan with an announced selection closing at the end of
+    /// 19 October 2026.
+    async fn announced(&self) -> (i64, i64) {
+        let plan = self.active_plan(&[self.credit.as_str()], T0).await;
+        let spec = spec_json(at("2026-10-20", 0) - 1);
+        let sel = self
+            .store
+            .open_selection(
+                &self.institution,
+                plan,
+                parse(spec.clone()),
+                self.earliest(&spec, T0),
+                T0,
+            )
+            .await
+            .expect("open");
+        (plan, sel.id)
+    }
+}
+
+async fn selection_flow(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    let plan = w.active_plan(&[w.credit.as_str()], T0).await;
+
+    // Operators do not announce; the deadline leaves 20 days for a tender.
+    let early = spec_json(at("2026-10-17", 12));
+    assert_eq!(
+        code_of(
+            s.open_selection(
+                &w.op1,
+                plan,
+                parse(early.clone()),
+                w.earliest(&early, T0),
+                T0
+            )
+            .await
+        ),
+        ErrorCode::Forbidden
+    );
+    let e = s
+        .open_selection(
+            &w.institution,
+            plan,
+            parse(early.clone()),
+            w.earliest(&early, T0),
+            T0,
+        )
+        .await
+        .expect_err("too early")
+        .into_domain();
+    assert_eq!(
+        (e.code, e.field.as_deref()),
+        (ErrorCode::Validation, Some("application_deadline_ms"))
+    );
+    let deadline = at("2026-10-20", 0) - 1;
+    let spec = spec_json(deadline);
+    let sel = s
+        .open_selection(
+            &w.institution,
+            plan,
+            parse(spec.clone()),
+            w.earliest(&spec, T0),
+            T0,
+        )
+        .await
+        .expect("open");
+    assert_eq!(sel.state.as_str(), "announced");
+
+    // Applications: operators, once each, until the deadline.
+    let t1 = T0 + DAY;
+    assert_eq!(
+        code_of(s.apply_selection(&w.institution, sel.id, "材料", t1).await),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        code_of(s.apply_selection(&w.op1, sel.id, "  ", t1).await),
+        ErrorCode::Validation
+    );
+    let a1 = s
+        .apply_selection(&w.op1, sel.id, "瓷都数据运营：技术方案与安全保障", t1)
+        .await
+        .expect("apply");
+    assert_eq!(
+        code_of(s.apply_selection(&w.op1, sel.id, "再次申请", t1).await),
+        ErrorCode::Conflict
+    );
+    let a2 = s
+        .apply_selection(&w.op2, sel.id, "昌南数智：运营能力与信用", t1 + 1)
+        .await
+        .expect("apply");
+    assert_eq!(
+        code_of(
+            s.selection_step(&w.institution, sel.id, SelectionAction::Close, "", 0, t1)
+                .await
+        ),
+        ErrorCode::Conflict,
+        "applications are open until the deadline"
+    );
+    let late = deadline + 3_600_000;
+    assert_eq!(
+        code_of(s.apply_selection(&w.op2, sel.id, "迟到", late).await),
+        ErrorCode::Conflict
+    );
+    // The panel: the institution, the data authority, and someone of an
+    // applicant's organisation (who abstains on it).
+    for u in [&w.institution, &w.authority, &w.op2] {
+        s.add_reviewer(&w.institution, sel.id, u.user_id, t1)
+            .await
+            .expect("reviewer");
+    }
+    let closed = s
+        .selection_step(&w.institution, sel.id, SelectionAction::Close, "", 0, late)
+        .await
+        .expect("close");
+    assert_eq!(closed.state.as_str(), "reviewing");
+
+    // Scoring one's own organisation's application is refused and stores
+    // nothing; so are strangers, bad counts and too many points.
+    let size = ledger_size(s).await;
+    assert_eq!(
+        code_of(
+            s.score_application(&w.op2, sel.id, a2.id, &[3000, 2000, 1000, 500], late)
+                .await
+        ),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        code_of(
+            s.score_application(&w.regulator, sel.id, a1.id, &[3000, 2000, 1000, 500], late)
+                .await
+        ),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        code_of(
+            s.score_application(&w.institution, sel.id, a1.id, &[3000, 2000], late)
+                .await
+        ),
+        ErrorCode::Validation
+    );
+    assert_eq!(
+        code_of(
+            s.score_application(
+                &w.institution,
+                sel.id,
+                a1.id,
+                &[4001, 2000, 1000, 500],
+                late
+            )
+            .await
+        ),
+        ErrorCode::Validation
+    );
+    assert_eq!(ledger_size(s).await, size);
+    let detail = s.selection_detail(&w.op2, sel.id).await.expect("detail");
+    assert!(detail.scores.is_empty());
+    // Publishing before the review is complete is refused.
+    for (who, app, pts) in [
+        (&w.institution, a1.id, [3600, 2500, 1800, 900]),
+        (&w.authority, a1.id, [3400, 2600, 1700, 900]),
+        (&w.op2, a1.id, [3000, 2000, 1500, 800]),
+        (&w.institution, a2.id, [3000, 2400, 1600, 800]),
+    ] {
+        s.score_application(who, sel.id, app, &pts, late)
+            .await
+            .expect("score");
+    }
+    assert_eq!(
+        code_of(
+            s.selection_step(
+                &w.institution,
+                sel.id,
+                SelectionAction::Publish,
+                "",
+                0,
+                late
+            )
+            .await
+        ),
+        ErrorCode::Conflict
+    );
+    // A reviewer may correct their scores while reviewing.
+    s.score_application(&w.authority, sel.id, a2.id, &[3000, 2000, 1000, 500], late)
+        .await
+        .expect("score");
+    s.score_application(&w.authority, sel.id, a2.id, &[3100, 2300, 1500, 700], late)
+        .await
+        .expect("rescore");
+    let ranking = s.selection_ranking(sel.id).await.expect("ranking");
+    assert_eq!(ranking[0].application_id, a1.id);
+    assert_eq!((ranking[0].reviewers, ranking[1].reviewers), (3, 2));
+
+    // Public notice: 5 working days from Tuesday 20 October.
+    let published_at = at("2026-10-20", 10);
+    let notice_ends = parse::<shuyun_domain::authorization::SelectionSpec>(spec.clone())
+        .notice_ends_ms(&w.cal, published_at);
+    assert_eq!(notice_ends, at("2026-10-28", 0) - 1);
+    let published = s
+        .selection_step(
+            &w.institution,
+            sel.id,
+            SelectionAction::Publish,
+            "",
+            notice_ends,
+            published_at,
+        )
+        .await
+        .expect("publish");
+    assert_eq!(published.state.as_str(), "public_notice");
+    assert_eq!(published.notice_ends_at, Some(notice_ends));
+    assert_eq!(published.ranking.as_ref().map(Vec::len), Some(2));
+    // Objections during the notice block the award until answered.
+    let o = s
+        .raise_objection(
+            &w.op2,
+            sel.id,
+            "评分未考虑我方信用等级证明",
+            at("2026-10-21", 9),
+        )
+        .await
+        .expect("object");
+    let after = at("2026-10-28", 9);
+    assert_eq!(
+        code_of(
+            s.selection_step(
+                &w.institution,
+                sel.id,
+                SelectionAction::Award,
+                "",
+                0,
+                at("2026-10-27", 9)
+            )
+            .await
+        ),
+        ErrorCode::Conflict,
+        "the notice runs"
+    );
+    assert_eq!(
+        code_of(
+            s.selection_step(&w.institution, sel.id, SelectionAction::Award, "", 0, after)
+                .await
+        ),
+        ErrorCode::Conflict,
+        "an objection awaits its answer"
+    );
+    assert_eq!(
+        code_of(
+            s.raise_objection(&w.op2, sel.id, "再提异议一次", after)
+                .await
+        ),
+        ErrorCode::Conflict,
+        "the notice has ended"
+    );
+    assert_eq!(
+        code_of(s.answer_objection(&w.op1, o.id, false, "无", after).await),
+        ErrorCode::Forbidden
+    );
+    let answered = s
+        .answer_objection(
+            &w.institution,
+            o.id,
+            false,
+            "信用状况已按证明评分，维持结果",
+            after,
+        )
+        .await
+        .expect("answer");
+    assert_eq!(answered.state.as_str(), "dismissed");
+    assert_eq!(
+        code_of(
+            s.answer_objection(&w.institution, o.id, true, "改判", after)
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+    let awarded = s
+        .selection_step(&w.institution, sel.id, SelectionAction::Award, "", 0, after)
+        .await
+        .expect("award");
+    assert_eq!(awarded.state.as_str(), "awarded");
+    assert_eq!(awarded.awarded_org_id, Some(w.op1.org_id));
+    assert_eq!(
+        code_of(
+            s.selection_step(
+                &w.institution,
+                sel.id,
+                SelectionAction::Cancel,
+                "取消",
+                0,
+                after
+            )
+            .await
+        ),
+        ErrorCode::Conflict
+    );
+    // What each may see.
+    let mine = s.selection_detail(&w.op1, sel.id).await.expect("detail");
+    assert_eq!(mine.applications.len(), 1);
+    assert!(mine.objections.is_empty() && mine.panel.is_empty());
+    let all = s
+        .selection_detail(&w.regulator, sel.id)
+        .await
+        .expect("detail");
+    assert_eq!((all.applications.len(), all.scores.len()), (2, 20));
+    assert_eq!(
+        all.steps
+            .iter()
+            .map(|s| s.action.as_str())
+            .collect::<Vec<_>>(),
+        vec!["open", "close", "publish", "award"]
+    );
+    w.finish().await;
+}
+
+async fn selection_concurrent_steps(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    let (_, sel) = w.announced().await;
+    for op in [&w.op1, &w.op2] {
+        s.apply_selection(op, sel, "申请材料", T0 + DAY)
+            .await
+            .expect("apply");
+    }
+    let late = at("2026-10-20", 9);
+    // Closing and cancelling at once: exactly one wins.
+    let (a, b) = tokio::join!(
+        s.selection_step(&w.institution, sel, SelectionAction::Close, "", 0, late),
+        s.selection_step(
+            &w.institution,
+            sel,
+            SelectionAction::Cancel,
+            "方案调整",
+            0,
+            late
+        ),
+    );
+    assert!(a.is_ok() != b.is_ok(), "exactly one step succeeds");
+    assert_eq!(code_of(if a.is_ok() { b } else { a }), ErrorCode::Conflict);
+    // A plan that is not approved selects no one.
+    let draft = s
+        .create_plan(&w.institution, parse(plan_json(&[w.credit.as_str()])), T0)
+        .await
+        .expect("draft");
+    let spec = spec_json(at("2026-10-20", 0));
+    assert_eq!(
+        code_of(
+            s.open_selection(
+                &w.institution,
+                draft.id,
+                parse(spec.clone()),
+                w.earliest(&spec, T0),
+                T0
+            )
+            .await
+        ),
+        ErrorCode::Conflict
+    );
     w.finish().await;
 }

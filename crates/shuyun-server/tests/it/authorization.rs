@@ -12,7 +12,7 @@ use shuyun_store::Backend;
 use crate::both_backends;
 use crate::kit::{App, spawn_app};
 
-both_backends!(plan_lifecycle);
+both_backends!(plan_lifecycle, selection_through_api);
 
 const DAY: i64 = 86_400_000;
 
@@ -194,6 +194,199 @@ async fn plan_lifecycle(backend: Backend) {
             .code(),
         Some("forbidden")
     );
+    assert!(app.store.verify_ledger().await.expect("verify").ok());
+    app.stop().await;
+}
+
+/// The logins of the chain, signed in again after the clock jumps.
+pub struct Team {
+    pub sjj: Client,
+    pub szzx: Client,
+    pub yunying1: Client,
+    pub yunying2: Client,
+    pub jianguan: Client,
+}
+
+impl Team {
+    pub async fn login(app: &App) -> Self {
+        Self {
+            sjj: app.login("sjj").await,
+            szzx: app.login("szzx").await,
+            yunying1: app.login("yunying1").await,
+            yunying2: app.login("yunying2").await,
+            jianguan: app.login("jianguan").await,
+        }
+    }
+}
+
+/// The user id behind a client.
+async fn user_id(c: &Client) -> i64 {
+    let me: Value = c.get("/api/v1/me").await.expect("me");
+    me["user_id"]
+        .as_i64()
+        .or_else(|| me["id"].as_i64())
+        .unwrap_or_else(|| panic!("no user id in {me}"))
+}
+
+/// Draft → deliberation → approved → filed → active through the API.
+pub async fn active_plan(t: &Team, code: &str) -> i64 {
+    let plan = post(&t.szzx, "/api/v1/plans", plan_body(code)).await;
+    let id = plan["id"].as_i64().expect("id");
+    let p = |a: &str| format!("/api/v1/plans/{id}/{a}");
+    post(&t.szzx, &p("submit"), json!({})).await;
+    post(&t.sjj, &p("approve"), json!({"note": "审定"})).await;
+    post(&t.sjj, &p("file"), json!({"note": "赣数备〔2026〕9号"})).await;
+    let active = post(&t.sjj, &p("activate"), json!({})).await;
+    assert_eq!(active["state"], "active");
+    id
+}
+
+/// A selection under `plan` taken to its award: applications of both
+/// operators, a panel of the institution, the data authority and a
+/// yunying2 user (who abstains on its own application), scores, public
+/// notice with an objection and its answer. Returns the selection and the
+/// team, signed in again.
+pub async fn awarded_selection(app: &App, t: Team, plan: i64) -> (i64, Team) {
+    // Deadline: 21 days from now (a tender leaves 20).
+    let opened_at: i64 = t
+        .sjj
+        .get::<Value>(&format!("/api/v1/plans/{plan}"))
+        .await
+        .expect("plan")["updated_at"]
+        .as_i64()
+        .expect("ts");
+    let spec = json!({
+        "title": "企业信用辅助评估场景运营机构遴选",
+        "method": "open_tender",
+        "scenario": "企业信用辅助评估",
+        "criteria": [
+            {"name": "技术方案", "weight": 40}, {"name": "运营能力", "weight": 30},
+            {"name": "安全保障", "weight": 20}, {"name": "信用状况", "weight": 10}
+        ],
+        "application_deadline_ms": opened_at + 21 * DAY,
+        "notice_working_days": 5,
+        "min_applicants": 2
+    });
+    let mut early = spec.clone();
+    early["application_deadline_ms"] = json!(opened_at + 5 * DAY);
+    let open = format!("/api/v1/plans/{plan}/selections");
+    assert_eq!(refused(&t.szzx, &open, early).await, "validation_failed");
+    assert_eq!(refused(&t.yunying1, &open, spec.clone()).await, "forbidden");
+    let sel = post(&t.szzx, &open, spec).await;
+    let id = sel["id"].as_i64().expect("id");
+    let public: Vec<Value> = app
+        .client()
+        .get("/api/v1/public/selections")
+        .await
+        .expect("public");
+    assert_eq!(public[0]["state"], "announced");
+    let sp = |a: &str| format!("/api/v1/selections/{id}/{a}");
+    let a1 = post(
+        &t.yunying1,
+        &sp("applications"),
+        json!({"materials": "瓷都数据运营：技术方案、运营能力与安全保障材料"}),
+    )
+    .await;
+    let a2 = post(
+        &t.yunying2,
+        &sp("applications"),
+        json!({"materials": "昌南数智：技术方案与信用证明"}),
+    )
+    .await;
+    assert_eq!(
+        refused(&t.szzx, &sp("applications"), json!({"materials": "x"})).await,
+        "forbidden"
+    );
+    for c in [&t.szzx, &t.sjj, &t.yunying2] {
+        let uid = user_id(c).await;
+        let _: Value = post(&t.szzx, &sp("reviewers"), json!({"user_id": uid})).await;
+    }
+    app.advance_ms(22 * DAY);
+    let t = Team::login(app).await;
+    let closed = post(&t.szzx, &sp("close"), json!({})).await;
+    assert_eq!(closed["state"], "reviewing");
+    let (a1, a2) = (
+        a1["id"].as_i64().expect("a1"),
+        a2["id"].as_i64().expect("a2"),
+    );
+
+    // Scoring one's own organisation's application: forbidden, nothing
+    // stored.
+    let own = json!({"application_id": a2, "centipoints": [3000, 2000, 1000, 500]});
+    assert_eq!(refused(&t.yunying2, &sp("scores"), own).await, "forbidden");
+    let seen: Value = t
+        .yunying2
+        .get(&format!("/api/v1/selections/{id}"))
+        .await
+        .expect("detail");
+    assert_eq!(seen["scores"], json!([]));
+    for (c, app_id, pts) in [
+        (&t.szzx, a1, json!([3600, 2600, 1800, 900])),
+        (&t.sjj, a1, json!([3500, 2500, 1700, 900])),
+        (&t.yunying2, a1, json!([3000, 2200, 1500, 800])),
+        (&t.szzx, a2, json!([3000, 2400, 1600, 800])),
+        (&t.sjj, a2, json!([3100, 2300, 1500, 700])),
+    ] {
+        let _: Value = post(
+            c,
+            &sp("scores"),
+            json!({"application_id": app_id, "centipoints": pts}),
+        )
+        .await;
+    }
+    let published = post(&t.szzx, &sp("publish"), json!({})).await;
+    assert_eq!(published["state"], "public_notice");
+    assert_eq!(published["ranking"][0]["application_id"], a1);
+    let notice_ends = published["notice_ends_at"].as_i64().expect("notice");
+    let published_at = published["updated_at"].as_i64().expect("ts");
+    let objection = post(
+        &t.yunying2,
+        &sp("objections"),
+        json!({"text": "请复核我方信用状况得分"}),
+    )
+    .await;
+    assert_eq!(refused(&t.szzx, &sp("award"), json!({})).await, "conflict");
+    app.advance_ms(notice_ends - published_at + 3_600_000);
+    let t = Team::login(app).await;
+    assert_eq!(
+        refused(&t.szzx, &sp("award"), json!({})).await,
+        "conflict",
+        "an objection is open"
+    );
+    let oid = objection["id"].as_i64().expect("objection");
+    post(
+        &t.szzx,
+        &format!("/api/v1/objections/{oid}/answer"),
+        json!({"upheld": false, "answer": "经复核，信用状况得分无误，维持结果"}),
+    )
+    .await;
+    let awarded = post(&t.szzx, &sp("award"), json!({})).await;
+    assert_eq!(awarded["state"], "awarded");
+    let me: Value = t.yunying1.get("/api/v1/me").await.expect("me");
+    assert_eq!(awarded["awarded_org_id"], me["org_id"]);
+    (id, t)
+}
+
+async fn selection_through_api(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let code = enterprise_credit(&app).await;
+    let t = Team::login(&app).await;
+    let plan = active_plan(&t, &code).await;
+    let (sel, t) = awarded_selection(&app, t, plan).await;
+    // What the applicant sees: its own application, nothing of others.
+    let detail: Value = t
+        .yunying1
+        .get(&format!("/api/v1/selections/{sel}"))
+        .await
+        .expect("detail");
+    assert_eq!(detail["applications"].as_array().map(Vec::len), Some(1));
+    assert_eq!(detail["scores"], json!([]));
+    let all: Value = t
+        .jianguan
+        .get(&format!("/api/v1/selections/{sel}"))
+        .await
+        .expect("detail");
+    assert_eq!(all["applications"].as_array().map(Vec::len), Some(2));
     assert!(app.store.verify_ledger().await.expect("verify").ok());
     app.stop().await;
 }

@@ -15,6 +15,7 @@
 //! computed by the caller from the working-day calendar and passed in.
 
 pub mod plans;
+pub mod selections;
 
 use std::collections::{BTreeMap, BTreeSet};
 

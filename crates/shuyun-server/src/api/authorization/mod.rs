@@ -6,6 +6,7 @@
 //! passed in.
 
 pub mod plans;
+pub mod selections;
 
 use serde::Deserialize;
 
