@@ -119,8 +119,9 @@ pub fn table() -> Vec<Route> {
     use shuyun_store::accounts::{ApiToken, IssuedToken, NewOrg, NewUser, Org, User};
     use shuyun_store::ledger::CheckpointView;
     use shuyun_store::EntryView;
-    use api::authorization::{StepNote, plans as pl_, selections as sl_};
-    use shuyun_domain::authorization::{PlanContent, SelectionSpec};
+    use api::authorization::{StepNote, agreements as ag_, plans as pl_, selections as sl_};
+    use shuyun_domain::authorization::{AgreementContent, Decision, PlanContent, ScenarioPlan, SelectionSpec};
+    use shuyun_store::authorization::agreements::Scenario;
     use shuyun_domain::authorization::selection::Score;
     use shuyun_store::authorization::selections::{Objection, PanelMember, Selection, SelectionApplication, SelectionDetail};
     use pages::{account as pa, admin as pd, catalogue as pc, data as pdt, home as ph, ledger as pl, login as pn, open as po, tickets as ptk};
@@ -225,6 +226,27 @@ pub fn table() -> Vec<Route> {
         api(M::POST, "/api/v1/selections/{id}/cancel", P::SelectionManage, post(sl_::cancel)).doc("selections", "Cancel the selection, with reasons").body::<StepNote>().resp::<Selection>(),
         api(M::POST, "/api/v1/selections/{id}/objections", P::Authenticated, post(sl_::object)).doc("selections", "Lodge an objection to the published result during the notice").body::<sl_::NewObjection>().resp::<Objection>().status(201),
         api(M::POST, "/api/v1/objections/{id}/answer", P::SelectionManage, post(sl_::answer)).doc("selections", "Answer an objection: upheld or dismissed").body::<sl_::ObjectionAnswer>().resp::<Objection>(),
+        // Authorization: operating agreements (B3), scenarios (B4), the access decision (B6)
+        api(M::POST, "/api/v1/selections/{id}/agreements", P::AgreementManage, post(ag_::draft)).doc("agreements", "Draft the operating agreement (运营协议) of an awarded selection").body::<AgreementContent>().resp::<ag_::AgreementEntry>().status(201),
+        api(M::GET, "/api/v1/agreements", P::Authenticated, get(ag_::list)).doc("agreements", "Agreements the caller may see (its own, as operator), in the state in force").resp::<Vec<ag_::AgreementEntry>>(),
+        api(M::GET, "/api/v1/agreements/{id}", P::Authenticated, get(ag_::show)).doc("agreements", "One agreement with its scenario plans and steps").resp::<ag_::AgreementDetail>(),
+        api(M::PUT, "/api/v1/agreements/{id}", P::AgreementManage, put(ag_::update)).doc("agreements", "Change a drafted agreement").body::<AgreementContent>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/sign", P::AgreementManage, post(ag_::sign)).doc("agreements", "Record the signing; filing is due in 20 working days").body::<StepNote>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/file", P::AgreementManage, post(ag_::file)).doc("agreements", "Record the filing (备案) with its document number").body::<StepNote>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/activate", P::AgreementManage, post(ag_::activate)).doc("agreements", "Put a filed agreement into operation").body::<StepNote>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/suspend", P::AgreementSuspend, post(ag_::suspend)).doc("agreements", "Suspend an active agreement (with reasons): the operator's access ends at once").body::<StepNote>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/reinstate", P::AgreementEnforce, post(ag_::reinstate)).doc("agreements", "Reinstate a suspended agreement").body::<StepNote>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/terminate", P::AgreementEnforce, post(ag_::terminate)).doc("agreements", "Terminate early (终止) with reasons: access ends, the exit begins").body::<StepNote>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/exit", P::AgreementManage, post(ag_::exit)).doc("agreements", "Record the operator's early exit at its request: access ends, the exit begins").body::<StepNote>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/cancel", P::AgreementManage, post(ag_::cancel)).doc("agreements", "Abandon a drafted agreement").body::<StepNote>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/renewals", P::AgreementManage, post(ag_::renew)).doc("agreements", "Draft the renewal (续期) of a live agreement for the following term").body::<ag_::Renewal>().resp::<ag_::AgreementEntry>().status(201),
+        api(M::POST, "/api/v1/agreements/{id}/scenarios", P::ScenarioSubmit, post(ag_::submit_scenario)).doc("scenarios", "Submit a scenario plan (场景开发方案) on one's filed or active agreement").body::<ScenarioPlan>().resp::<Scenario>().status(201),
+        api(M::GET, "/api/v1/scenarios/{id}", P::Authenticated, get(ag_::show_scenario)).doc("scenarios", "One scenario plan (its operator and the lifecycle's readers)").resp::<Scenario>(),
+        api(M::POST, "/api/v1/scenarios/{id}/approve", P::ScenarioReview, post(ag_::approve_scenario)).doc("scenarios", "Approve a scenario plan (only on an active agreement)").body::<StepNote>().resp::<Scenario>(),
+        api(M::POST, "/api/v1/scenarios/{id}/reject", P::ScenarioReview, post(ag_::reject_scenario)).doc("scenarios", "Reject a scenario plan with reasons").body::<StepNote>().resp::<Scenario>(),
+        api(M::POST, "/api/v1/scenarios/{id}/revoke", P::ScenarioReview, post(ag_::revoke_scenario)).doc("scenarios", "Revoke an approval with reasons").body::<StepNote>().resp::<Scenario>(),
+        api(M::POST, "/api/v1/scenarios/{id}/withdraw", P::ScenarioSubmit, post(ag_::withdraw_scenario)).doc("scenarios", "Withdraw one's scenario plan before the decision").body::<StepNote>().resp::<Scenario>(),
+        api(M::POST, "/api/v1/authorize", P::WorkspaceUse, post(ag_::authorize)).doc("agreements", "May my organisation use this resource (field) for this purpose in this scenario now? The one access decision").body::<ag_::AccessQuery>().resp::<Decision>(),
         // Portal pages
         page(M::GET, "/", P::Public, get(ph::home)),
         page(M::GET, "/login", P::Public, get(pn::form)),

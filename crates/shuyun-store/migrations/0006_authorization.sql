@@ -39,7 +39,8 @@ CREATE TABLE authorization_steps (
     action TEXT NOT NULL,
     from_state TEXT NOT NULL,
     to_state TEXT NOT NULL,
-    actor BIGINT NOT NULL REFERENCES users(id),
+    -- The user who took the step; NULL for the platform itself (expiry).
+    actor BIGINT REFERENCES users(id),
     note TEXT NOT NULL,
     at BIGINT NOT NULL
 );

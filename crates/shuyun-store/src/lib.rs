@@ -86,6 +86,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether this is a domain `Conflict`.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Domain(e) if e.code == ErrorCode::Conflict)
+    }
+
     /// Whether this is a domain `NotFound`.
     pub fn is_not_found(&self) -> bool {
         matches!(self, StoreError::Domain(e) if e.code == ErrorCode::NotFound)

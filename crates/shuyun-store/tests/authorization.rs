@@ -4,7 +4,9 @@
 //! and nothing changed; concurrent steps on one object exclusive.
 
 use serde_json::{Value, json};
-use shuyun_domain::authorization::{PlanAction, SelectionAction};
+use shuyun_domain::authorization::{
+    AccessRequest, AgreementAction, PlanAction, ScenarioAction, SelectionAction,
+};
 use shuyun_domain::calendar::WorkCalendar;
 use shuyun_domain::catalogue::{
     DataDomain, FieldSpec, FieldType, Grade, GradeBasis, ImpactDegree, ImpactObject, PiTag, Schema,
@@ -14,6 +16,7 @@ use shuyun_domain::workflow::NegativeAction;
 use shuyun_domain::{ErrorCode, OrgKind};
 use shuyun_ledger::NoteSigner;
 use shuyun_store::accounts::{NewOrg, NewUser, Principal};
+use shuyun_store::authorization::agreements::AgreementScope;
 use shuyun_store::catalogue::{NewResource, Rights};
 use shuyun_store::testing::TestDb;
 use shuyun_store::{Backend, LedgerIdentity, Store, StoreError};
@@ -35,6 +38,8 @@ both_backends!(
     plan_concurrent_steps,
     selection_flow,
     selection_concurrent_steps,
+    agreement_and_scenarios,
+    agreement_concurrent_steps,
 );
 
 fn credit_code(n: usize, kind: OrgKind) -> shuyun_domain::CreditCode {
@@ -930,17 +935,11 @@ async fn selection_concurrent_steps(backend: Backend) {
             .expect("apply");
     }
     let late = at("2026-10-20", 9);
-    // Closing and cancelling at once: exactly one wins.
+    // Two officials closing at once: exactly one succeeds (closing a
+    // closed selection is illegal).
     let (a, b) = tokio::join!(
         s.selection_step(&w.institution, sel, SelectionAction::Close, "", 0, late),
-        s.selection_step(
-            &w.institution,
-            sel,
-            SelectionAction::Cancel,
-            "方案调整",
-            0,
-            late
-        ),
+        s.selection_step(&w.institution, sel, SelectionAction::Close, "", 0, late),
     );
     assert!(a.is_ok() != b.is_ok(), "exactly one step succeeds");
     assert_eq!(code_of(if a.is_ok() { b } else { a }), ErrorCode::Conflict);
@@ -963,5 +962,585 @@ async fn selection_concurrent_steps(backend: Backend) {
         ),
         ErrorCode::Conflict
     );
+    w.finish().await;
+}
+
+impl World {
+    /// A selection under an active plan awarded to yunying1.
+    async fn awarded(&self) -> (i64, i64) {
+        let s = &self.store;
+        let (plan, sel) = self.announced().await;
+        for op in [&self.op1, &self.op2] {
+            s.apply_selection(op, sel, "申请材料", T0 + DAY)
+                .await
+                .expect("apply");
+        }
+        let t = at("2026-10-20", 9);
+        s.add_reviewer(&self.institution, sel, self.authority.user_id, T0)
+            .await
+            .expect("panel");
+        s.selection_step(&self.institution, sel, SelectionAction::Close, "", 0, t)
+            .await
+            .expect("close");
+        let d = s.selection_detail(&self.authority, sel).await.expect("d");
+        for (app, pts) in d
+            .applications
+            .iter()
+            .zip([[4000, 3000, 2000, 1000], [3000, 2000, 1000, 500]])
+        {
+            s.score_application(&self.authority, sel, app.id, &pts, t)
+                .await
+                .expect("score");
+        }
+        s.selection_step(
+            &self.institution,
+            sel,
+            SelectionAction::Publish,
+            "",
+            t + DAY,
+            t,
+        )
+        .await
+        .expect("publish");
+        let sel = s
+            .selection_step(
+                &self.institution,
+                sel,
+                SelectionAction::Award,
+                "",
+                0,
+                t + 2 * DAY,
+            )
+            .await
+            .expect("award");
+        assert_eq!(sel.awarded_org_id, Some(self.op1.org_id));
+        (plan, sel.id)
+    }
+
+    fn agreement_json(&self, start: &str, end: &str) -> Value {
+        json!({
+            "term": {"start": start, "end": end},
+            "scope": {
+                "resources": [{
+                    "resource": self.credit,
+                    "fields": ["credit_code", "district", "credit_level"],
+                    "rows": [{"op": "eq", "field": "district", "value": {"type": "string", "value": "珠山区"}}]
+                }],
+                "purposes": ["industry_development"]
+            },
+            "products": [{"name": "企业信用辅助评估", "area": "金融服务", "use": "industry"}],
+            "revenue_sharing": [
+                {"party": "operator", "org_id": self.op1.org_id, "basis_points": 7000},
+                {"party": "implementing_institution", "org_id": self.institution.org_id, "basis_points": 3000}
+            ]
+        })
+    }
+
+    fn scenario_json(&self, name: &str, fields: &[&str]) -> Value {
+        json!({
+            "name": name,
+            "purpose": "industry_development",
+            "description": "为银行提供企业信用辅助评估核验",
+            "data": [{
+                "resource": self.credit, "fields": fields,
+                "rows": [{"op": "eq", "field": "district", "value": {"type": "string", "value": "珠山区"}}]
+            }],
+            "outputs": ["verification", "api_service"],
+            "security_measures": "数据沙箱内计算，结果出域审核",
+            "product": {"name": "企业信用辅助评估", "kind": "api_service"}
+        })
+    }
+
+    fn ask(&self, field: Option<&str>, scenario: Option<i64>) -> AccessRequest {
+        AccessRequest {
+            org_id: 0,
+            resource: self.credit.parse().expect("code"),
+            field: field.map(|f| f.parse().expect("field")),
+            purpose: None,
+            scenario_id: scenario,
+        }
+    }
+
+    /// An active agreement (from 2026-11-01 for five years) with an
+    /// approved scenario: (agreement, scenario).
+    async fn active_agreement(&self) -> (i64, i64) {
+        let s = &self.store;
+        let (_, sel) = self.awarded().await;
+        let now = at("2026-10-30", 9);
+        let a = s
+            .draft_agreement(
+                &self.institution,
+                sel,
+                parse(self.agreement_json("2026-11-01", "2031-10-31")),
+                now,
+            )
+            .await
+            .expect("draft");
+        for (action, note) in [
+            (AgreementAction::Sign, ""),
+            (AgreementAction::File, "赣数备〔2026〕21号"),
+            (AgreementAction::Activate, ""),
+        ] {
+            s.agreement_step(&self.institution, a.id, action, note, self.due(now), now)
+                .await
+                .expect("step");
+        }
+        let sc = s
+            .submit_scenario(
+                &self.op1,
+                a.id,
+                parse(self.scenario_json("企业信用辅助评估", &["credit_code", "credit_level"])),
+                now,
+            )
+            .await
+            .expect("submit");
+        s.scenario_step(&self.institution, sc.id, ScenarioAction::Approve, "", now)
+            .await
+            .expect("approve");
+        (a.id, sc.id)
+    }
+}
+
+fn reason_of(d: &shuyun_domain::authorization::Decision) -> Option<&'static str> {
+    d.deny_reason().map(|r| r.as_str())
+}
+
+async fn agreement_and_scenarios(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    let (_, sel) = w.awarded().await;
+    let now = at("2026-10-30", 9);
+    let good = w.agreement_json("2026-10-30", "2031-10-29");
+
+    // Bad drafts: an operator drafting, resources beyond the plan, fields
+    // not in the schema, a six-year term.
+    assert_eq!(
+        code_of(
+            s.draft_agreement(&w.op1, sel, parse(good.clone()), now)
+                .await
+        ),
+        ErrorCode::Forbidden
+    );
+    let mut beyond = good.clone();
+    beyond["scope"]["resources"]
+        .as_array_mut()
+        .expect("resources")
+        .push(json!({"resource": w.transport}));
+    assert_eq!(
+        code_of(
+            s.draft_agreement(&w.institution, sel, parse(beyond), now)
+                .await
+        ),
+        ErrorCode::Forbidden
+    );
+    let mut bad_field = good.clone();
+    bad_field["scope"]["resources"][0]["fields"] = json!(["credit_code", "no_such_field"]);
+    assert_eq!(
+        code_of(
+            s.draft_agreement(&w.institution, sel, parse(bad_field), now)
+                .await
+        ),
+        ErrorCode::Validation
+    );
+    let mut bad_share = good.clone();
+    bad_share["revenue_sharing"][0]["org_id"] = json!(w.op2.org_id);
+    assert_eq!(
+        code_of(
+            s.draft_agreement(&w.institution, sel, parse(bad_share), now)
+                .await
+        ),
+        ErrorCode::Validation
+    );
+    let six = w.agreement_json("2026-10-30", "2032-10-29");
+    assert!(
+        serde_json::from_value::<shuyun_domain::authorization::AgreementContent>(six).is_err(),
+        "a six-year term cannot even be written"
+    );
+
+    let a = s
+        .draft_agreement(&w.institution, sel, parse(good.clone()), now)
+        .await
+        .expect("draft");
+    assert_eq!(
+        (a.state.as_str(), a.operator_org_id),
+        ("drafted", w.op1.org_id)
+    );
+    assert_eq!(
+        code_of(
+            s.draft_agreement(&w.institution, sel, parse(good.clone()), now)
+                .await
+        ),
+        ErrorCode::Conflict,
+        "one agreement per award"
+    );
+    // Steps out of order change nothing.
+    assert_eq!(
+        code_of(
+            s.agreement_step(&w.institution, a.id, AgreementAction::Activate, "", 0, now)
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+    let signed = s
+        .agreement_step(
+            &w.institution,
+            a.id,
+            AgreementAction::Sign,
+            "",
+            w.due(now),
+            now,
+        )
+        .await
+        .expect("sign");
+    assert_eq!(signed.filing_due_at, Some(w.due(now)));
+    assert_eq!(
+        code_of(
+            s.update_agreement(&w.institution, a.id, parse(good.clone()), now)
+                .await
+        ),
+        ErrorCode::Conflict,
+        "a signed agreement is immutable"
+    );
+    // Only its operator and the readers of the lifecycle see it.
+    assert!(
+        s.agreement(AgreementScope::of(&w.op1), a.id, now)
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        code_of(s.agreement(AgreementScope::of(&w.op2), a.id, now).await),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        s.agreements(AgreementScope::of(&w.regulator), now)
+            .await
+            .expect("all")
+            .len(),
+        1
+    );
+    // Not active yet: no access.
+    let d = s
+        .authorize(&w.op1, w.ask(None, None), now)
+        .await
+        .expect("decide");
+    assert_eq!(reason_of(&d), Some("agreement_not_active"));
+    s.agreement_step(
+        &w.institution,
+        a.id,
+        AgreementAction::File,
+        "赣数备〔2026〕21号",
+        0,
+        now,
+    )
+    .await
+    .expect("file");
+    // Scenario plans are submitted on a filed or active agreement, but
+    // approved only on an active one.
+    let sc = s
+        .submit_scenario(
+            &w.op1,
+            a.id,
+            parse(w.scenario_json("企业信用辅助评估", &["credit_code", "credit_level"])),
+            now,
+        )
+        .await
+        .expect("submit");
+    assert_eq!(
+        code_of(
+            s.scenario_step(&w.institution, sc.id, ScenarioAction::Approve, "", now)
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+    s.agreement_step(&w.institution, a.id, AgreementAction::Activate, "", 0, now)
+        .await
+        .expect("activate");
+    // Beyond the scope, another operator, a duplicate: refused.
+    assert_eq!(
+        code_of(
+            s.submit_scenario(
+                &w.op1,
+                a.id,
+                parse(w.scenario_json("信用评分", &["credit_score"])),
+                now
+            )
+            .await
+        ),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        code_of(
+            s.submit_scenario(
+                &w.op2,
+                a.id,
+                parse(w.scenario_json("x", &["credit_code"])),
+                now
+            )
+            .await
+        ),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        code_of(
+            s.submit_scenario(
+                &w.op1,
+                a.id,
+                parse(w.scenario_json("企业信用辅助评估", &["credit_code"])),
+                now
+            )
+            .await
+        ),
+        ErrorCode::Conflict
+    );
+    // Before approval, no access; the operator does not approve.
+    let d = s
+        .authorize(&w.op1, w.ask(None, Some(sc.id)), now)
+        .await
+        .expect("d");
+    assert_eq!(reason_of(&d), Some("scenario_not_approved"));
+    assert_eq!(
+        code_of(
+            s.scenario_step(&w.op1, sc.id, ScenarioAction::Approve, "", now)
+                .await
+        ),
+        ErrorCode::Forbidden
+    );
+    s.scenario_step(
+        &w.institution,
+        sc.id,
+        ScenarioAction::Approve,
+        "同意开发",
+        now,
+    )
+    .await
+    .expect("approve");
+
+    // The decision: fields narrowed to the scenario's, rows filtered.
+    let d = s
+        .authorize(&w.op1, w.ask(None, Some(sc.id)), now)
+        .await
+        .expect("d");
+    let allow = d.clone().into_result().expect("allowed");
+    assert_eq!(allow.agreement_id, a.id);
+    assert_eq!(
+        serde_json::to_value(&allow.fields).expect("json"),
+        json!(["credit_code", "credit_level"])
+    );
+    assert_eq!(
+        allow.rows.map(|r| r.to_string()).as_deref(),
+        Some("district = '珠山区'")
+    );
+    for (ask, want) in [
+        (
+            w.ask(Some("district"), Some(sc.id)),
+            "outside_scenario_data",
+        ),
+        (
+            w.ask(Some("credit_score"), Some(sc.id)),
+            "field_not_in_scope",
+        ),
+        (w.ask(None, None), "scenario_required"),
+        (w.ask(None, Some(999)), "scenario_not_approved"),
+    ] {
+        let d = s.authorize(&w.op1, ask, now).await.expect("d");
+        assert_eq!(reason_of(&d), Some(want));
+    }
+    let mut welfare = w.ask(None, Some(sc.id));
+    welfare.purpose = Some(shuyun_domain::authorization::Purpose::PublicWelfare);
+    assert_eq!(
+        reason_of(&s.authorize(&w.op1, welfare, now).await.expect("d")),
+        Some("purpose_mismatch")
+    );
+    // Another organisation gets nothing through yunying1's scenario (no
+    // sharing or sub-licensing), whatever its request says.
+    let mut borrowed = w.ask(None, Some(sc.id));
+    borrowed.org_id = w.op1.org_id;
+    assert_eq!(
+        reason_of(&s.authorize(&w.op2, borrowed, now).await.expect("d")),
+        Some("not_operator")
+    );
+    let mut transport = w.ask(None, Some(sc.id));
+    transport.resource = w.transport.parse().expect("code");
+    assert_eq!(
+        reason_of(&s.authorize(&w.op1, transport, now).await.expect("d")),
+        Some("resource_not_in_scope")
+    );
+
+    // Suspension (a regulator may order it) cuts access on the next call;
+    // nothing is approved meanwhile; reinstatement restores it.
+    let sc2 = s
+        .submit_scenario(
+            &w.op1,
+            a.id,
+            parse(w.scenario_json("普惠金融服务", &["credit_code"])),
+            now,
+        )
+        .await
+        .expect("submit");
+    assert_eq!(
+        code_of(
+            s.agreement_step(&w.regulator, a.id, AgreementAction::Suspend, "", 0, now)
+                .await
+        ),
+        ErrorCode::Validation,
+        "a suspension gives its reasons"
+    );
+    s.agreement_step(
+        &w.regulator,
+        a.id,
+        AgreementAction::Suspend,
+        "数据安全风险排查",
+        0,
+        now,
+    )
+    .await
+    .expect("suspend");
+    let d = s
+        .authorize(&w.op1, w.ask(None, Some(sc.id)), now)
+        .await
+        .expect("d");
+    assert_eq!(reason_of(&d), Some("agreement_not_active"));
+    let size = ledger_size(s).await;
+    assert_eq!(
+        code_of(
+            s.scenario_step(&w.institution, sc2.id, ScenarioAction::Approve, "", now)
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+    assert_eq!(ledger_size(s).await, size);
+    assert_eq!(
+        s.scenario(sc2.id).await.expect("sc2").state.as_str(),
+        "submitted"
+    );
+    assert_eq!(
+        code_of(
+            s.agreement_step(&w.regulator, a.id, AgreementAction::Reinstate, "", 0, now)
+                .await
+        ),
+        ErrorCode::Forbidden
+    );
+    s.agreement_step(
+        &w.authority,
+        a.id,
+        AgreementAction::Reinstate,
+        "整改完成",
+        0,
+        now,
+    )
+    .await
+    .expect("reinstate");
+    assert!(
+        s.authorize(&w.op1, w.ask(None, Some(sc.id)), now)
+            .await
+            .expect("d")
+            .is_allowed()
+    );
+    // A resource put on the negative list since is denied.
+    let rid = s.resource_id_by_code(&w.credit).await.expect("id");
+    let entry = s
+        .request_negative(&w.dept, rid, "《数据安全法》第二十一条", now)
+        .await
+        .expect("request");
+    s.decide_negative(&w.authority, entry.id, NegativeAction::Approve, "", now)
+        .await
+        .expect("approve");
+    let d = s
+        .authorize(&w.op1, w.ask(None, Some(sc.id)), now)
+        .await
+        .expect("d");
+    assert_eq!(reason_of(&d), Some("resource_not_in_scope"));
+    s.decide_negative(&w.dept, entry.id, NegativeAction::Withdraw, "解除", now)
+        .await
+        .expect("lift");
+
+    // Renewal: a new drafted agreement for the following term.
+    let r = s
+        .renew_agreement(&w.institution, a.id, "2036-10-29".parse().expect("d"), now)
+        .await
+        .expect("renew");
+    assert_eq!(
+        (
+            r.state.as_str(),
+            r.renewal_of,
+            r.content.term.start.to_string()
+        ),
+        ("drafted", Some(a.id), "2031-10-30".to_string())
+    );
+    let again = s
+        .renew_agreement(&w.institution, a.id, "2036-10-29".parse().expect("d"), now)
+        .await
+        .expect_err("one renewal at a time")
+        .into_domain();
+    assert_eq!(again.code, ErrorCode::Conflict, "{again:?}");
+
+    // Expiry: derived from the clock at once, recorded by the sweep.
+    let later = at("2031-10-30", 0);
+    let d = s
+        .authorize(&w.op1, w.ask(None, Some(sc.id)), later)
+        .await
+        .expect("d");
+    assert_eq!(reason_of(&d), Some("agreement_expired"));
+    let shown = s
+        .agreement(AgreementScope::All, a.id, later)
+        .await
+        .expect("a");
+    assert_eq!(
+        (shown.state.as_str(), shown.recorded_state.as_str()),
+        ("expired", "active")
+    );
+    assert!(s.expire_due(later - 1).await.expect("sweep").is_empty());
+    assert_eq!(s.expire_due(later).await.expect("sweep"), vec![a.id]);
+    assert!(s.expire_due(later).await.expect("sweep").is_empty());
+    let steps = s
+        .authorization_steps(shuyun_store::authorization::StepObject::Agreement, a.id)
+        .await
+        .expect("steps");
+    let last = steps.last().expect("step");
+    assert_eq!((last.action.as_str(), last.actor), ("expire", None));
+    w.finish().await;
+}
+
+async fn agreement_concurrent_steps(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    let (a, sc) = w.active_agreement().await;
+    let now = at("2026-11-02", 9);
+    assert!(
+        s.authorize(&w.op1, w.ask(None, Some(sc)), now)
+            .await
+            .expect("d")
+            .is_allowed()
+    );
+    // Termination and the operator's exit at once (each final): exactly
+    // one wins.
+    let (x, y) = tokio::join!(
+        s.agreement_step(
+            &w.institution,
+            a,
+            AgreementAction::Exit,
+            "运营机构申请退出",
+            0,
+            now
+        ),
+        s.agreement_step(
+            &w.authority,
+            a,
+            AgreementAction::Terminate,
+            "严重违约",
+            0,
+            now
+        ),
+    );
+    assert!(
+        x.is_ok() != y.is_ok(),
+        "exactly one step succeeds: {x:?} {y:?}"
+    );
+    assert_eq!(code_of(if x.is_ok() { y } else { x }), ErrorCode::Conflict);
+    let d = s
+        .authorize(&w.op1, w.ask(None, Some(sc)), now)
+        .await
+        .expect("d");
+    assert_eq!(reason_of(&d), Some("agreement_not_active"));
     w.finish().await;
 }

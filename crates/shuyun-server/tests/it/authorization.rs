@@ -12,7 +12,11 @@ use shuyun_store::Backend;
 use crate::both_backends;
 use crate::kit::{App, spawn_app};
 
-both_backends!(plan_lifecycle, selection_through_api);
+both_backends!(
+    plan_lifecycle,
+    selection_through_api,
+    enterprise_credit_chain
+);
 
 const DAY: i64 = 86_400_000;
 
@@ -56,7 +60,7 @@ pub fn plan_body(code: &str) -> Value {
         "name": "景德镇市公共数据资源授权运营实施方案",
         "necessity_feasibility": "公共数据资源富集但开发利用不足，具备授权运营条件",
         "operator_criteria": "具备数据加工运营能力，经营和信用状况良好，安全保障有力",
-        "authorization": {"mode": "by_scenario", "scenarios": ["企业信用辅助评估"]},
+        "authorization": {"mode": "by_scenario", "scenarios": ["企业信用辅助评估", "普惠金融服务"]},
         "data_scope": [code],
         "term_months": 60,
         "schedule": "2026年第四季度启动遴选",
@@ -387,6 +391,259 @@ async fn selection_through_api(backend: Backend) {
         .await
         .expect("detail");
     assert_eq!(all["applications"].as_array().map(Vec::len), Some(2));
+    assert!(app.store.verify_ledger().await.expect("verify").ok());
+    app.stop().await;
+}
+
+/// The agreement of the chain: the enterprise credit resource, three
+/// fields, one district, for industry development, five years from `start`.
+pub fn agreement_body(
+    code: &str,
+    start: &str,
+    end: &str,
+    operator: i64,
+    institution: i64,
+) -> Value {
+    json!({
+        "term": {"start": start, "end": end},
+        "scope": {
+            "resources": [{
+                "resource": code,
+                "fields": ["credit_code", "name", "industry", "credit_level"],
+                "rows": [{"op": "in", "field": "district", "values": [
+                    {"type": "string", "value": "珠山区"}, {"type": "string", "value": "昌江区"}
+                ]}]
+            }],
+            "scenarios": ["企业信用辅助评估", "普惠金融服务"],
+            "purposes": ["industry_development"]
+        },
+        "products": [{"name": "企业信用辅助评估", "area": "金融服务", "use": "industry"}],
+        "revenue_sharing": [
+            {"party": "operator", "org_id": operator, "basis_points": 6000},
+            {"party": "implementing_institution", "org_id": institution, "basis_points": 4000}
+        ]
+    })
+}
+
+pub fn scenario_body(code: &str) -> Value {
+    json!({
+        "name": "企业信用辅助评估",
+        "purpose": "industry_development",
+        "description": "为浮梁农商银行等金融机构提供小微企业信用辅助评估核验服务",
+        "data": [{
+            "resource": code,
+            "fields": ["credit_code", "credit_level"],
+            "rows": [{"op": "in", "field": "district", "values": [
+                {"type": "string", "value": "珠山区"}, {"type": "string", "value": "昌江区"}
+            ]}]
+        }],
+        "outputs": ["verification", "api_service"],
+        "security_measures": "数据沙箱内建模，结果经出域审核，接口按合同限量调用",
+        "product": {"name": "企业信用辅助评估", "kind": "api_service"}
+    })
+}
+
+async fn org_of(c: &Client) -> i64 {
+    let me: Value = c.get("/api/v1/me").await.expect("me");
+    me["org_id"].as_i64().expect("org")
+}
+
+async fn enterprise_credit_chain(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let code = enterprise_credit(&app).await;
+    let t = Team::login(&app).await;
+    let plan = active_plan(&t, &code).await;
+    let (sel, t) = awarded_selection(&app, t, plan).await;
+    let operator = org_of(&t.yunying1).await;
+    let institution = org_of(&t.szzx).await;
+
+    // Today, Beijing time, on the server's clock.
+    let now = t
+        .szzx
+        .get::<Value>(&format!("/api/v1/selections/{sel}"))
+        .await
+        .expect("sel")["updated_at"]
+        .as_i64()
+        .expect("ts");
+    let start = shuyun_domain::Date::from_epoch_ms_beijing(now);
+    let five = shuyun_domain::authorization::Term::last_day(start, 60);
+    let six = shuyun_domain::authorization::Term::last_day(start, 72);
+    let draft_path = format!("/api/v1/selections/{sel}/agreements");
+
+    // A six-year agreement is refused, and nothing is drafted.
+    let e = t
+        .szzx
+        .post::<Value, _>(
+            &draft_path,
+            &agreement_body(
+                &code,
+                &start.to_string(),
+                &six.to_string(),
+                operator,
+                institution,
+            ),
+        )
+        .await
+        .expect_err("six years");
+    assert_eq!(e.code(), Some("validation_failed"));
+    assert!(e.to_string().contains("term"), "{e}");
+    let none: Vec<Value> = t.szzx.get("/api/v1/agreements").await.expect("list");
+    assert!(none.is_empty());
+
+    let body = agreement_body(
+        &code,
+        &start.to_string(),
+        &five.to_string(),
+        operator,
+        institution,
+    );
+    assert_eq!(
+        refused(&t.yunying1, &draft_path, body.clone()).await,
+        "forbidden"
+    );
+    let a = post(&t.szzx, &draft_path, body).await;
+    let id = a["id"].as_i64().expect("id");
+    assert_eq!(
+        (a["state"].as_str(), a["operator_org_id"].as_i64()),
+        (Some("drafted"), Some(operator))
+    );
+    let ap = |x: &str| format!("/api/v1/agreements/{id}/{x}");
+    let signed = post(&t.szzx, &ap("sign"), json!({"note": "经集体决策后签订"})).await;
+    assert_eq!(signed["state"], "signed");
+    assert_eq!(signed["filing_deadline"]["overdue"], false);
+    post(
+        &t.szzx,
+        &ap("file"),
+        json!({"note": "赣数备〔2026〕协字3号"}),
+    )
+    .await;
+    let active = post(&t.szzx, &ap("activate"), json!({})).await;
+    assert_eq!(active["state"], "active");
+
+    // The operator sees its agreement; the other operator does not.
+    let mine: Vec<Value> = t.yunying1.get("/api/v1/agreements").await.expect("mine");
+    assert_eq!(mine.len(), 1);
+    let theirs: Vec<Value> = t.yunying2.get("/api/v1/agreements").await.expect("theirs");
+    assert!(theirs.is_empty());
+
+    // The scenario plan: submitted by the operator, approved by the
+    // institution; only then may the operator touch the data.
+    let sc = post(&t.yunying1, &ap("scenarios"), scenario_body(&code)).await;
+    let sid = sc["id"].as_i64().expect("scenario");
+    let ask = json!({"resource": code, "scenario_id": sid});
+    let d: Value = post(&t.yunying1, "/api/v1/authorize", ask.clone()).await;
+    assert_eq!(
+        (d["decision"].as_str(), d["reason"].as_str()),
+        (Some("deny"), Some("scenario_not_approved"))
+    );
+    assert_eq!(
+        refused(
+            &t.yunying1,
+            &format!("/api/v1/scenarios/{sid}/approve"),
+            json!({})
+        )
+        .await,
+        "forbidden"
+    );
+    let approved = post(
+        &t.szzx,
+        &format!("/api/v1/scenarios/{sid}/approve"),
+        json!({"note": "同意开发"}),
+    )
+    .await;
+    assert_eq!(approved["state"], "approved");
+    let d: Value = post(&t.yunying1, "/api/v1/authorize", ask.clone()).await;
+    assert_eq!(d["decision"], "allow", "{d}");
+    assert_eq!(d["fields"], json!(["credit_code", "credit_level"]));
+    assert_eq!(d["rows"][0]["field"], "district");
+    // A field outside the scope, and the other operator borrowing the
+    // scenario (no sharing or sub-licensing): denied.
+    let d: Value = post(
+        &t.yunying1,
+        "/api/v1/authorize",
+        json!({"resource": code, "field": "legal_rep", "scenario_id": sid}),
+    )
+    .await;
+    assert_eq!(d["reason"], "field_not_in_scope");
+    let d: Value = post(&t.yunying2, "/api/v1/authorize", ask.clone()).await;
+    assert_eq!(d["reason"], "not_operator");
+    // Only operators ask.
+    assert_eq!(
+        refused(&t.szzx, "/api/v1/authorize", ask.clone()).await,
+        "forbidden"
+    );
+
+    // An API token of the operator works like its session.
+    let token: Value = post(
+        &t.yunying1,
+        "/api/v1/me/tokens",
+        json!({"name": "workspace", "expires_in_days": 30}),
+    )
+    .await;
+    let bearer =
+        Client::with_token(&app.base, token["token"].as_str().expect("token")).expect("client");
+    let d: Value = post(&bearer, "/api/v1/authorize", ask.clone()).await;
+    assert_eq!(d["decision"], "allow");
+
+    // A second scenario plan waits for review when the regulator orders
+    // a suspension (one plan per scenario; reasons required).
+    assert_eq!(
+        refused(&t.yunying1, &ap("scenarios"), scenario_body(&code)).await,
+        "conflict"
+    );
+    let mut second = scenario_body(&code);
+    second["name"] = json!("普惠金融服务");
+    let sc2 = post(&t.yunying1, &ap("scenarios"), second).await;
+    let sid2 = sc2["id"].as_i64().expect("scenario");
+    assert_eq!(
+        refused(&t.jianguan, &ap("suspend"), json!({})).await,
+        "validation_failed"
+    );
+    let suspended = post(
+        &t.jianguan,
+        &ap("suspend"),
+        json!({"note": "发现数据安全风险，暂停排查"}),
+    )
+    .await;
+    assert_eq!(suspended["state"], "suspended");
+
+    // Locked out on the very next request, by session and by token.
+    let d: Value = post(&t.yunying1, "/api/v1/authorize", ask.clone()).await;
+    assert_eq!(
+        (d["decision"].as_str(), d["reason"].as_str()),
+        (Some("deny"), Some("agreement_not_active"))
+    );
+    let d: Value = post(&bearer, "/api/v1/authorize", ask.clone()).await;
+    assert_eq!(d["reason"], "agreement_not_active");
+    // No scenario is approved on a suspended agreement, and nothing changes.
+    let before: Value = t
+        .szzx
+        .get(&format!("/api/v1/agreements/{id}"))
+        .await
+        .expect("agreement");
+    assert_eq!(
+        refused(
+            &t.szzx,
+            &format!("/api/v1/scenarios/{sid2}/approve"),
+            json!({})
+        )
+        .await,
+        "conflict"
+    );
+    let after: Value = t
+        .szzx
+        .get(&format!("/api/v1/agreements/{id}"))
+        .await
+        .expect("agreement");
+    assert_eq!(before, after);
+    assert_eq!(after["scenarios"][1]["state"], "submitted");
+    // Nor are new plans submitted.
+    let mut third = scenario_body(&code);
+    third["name"] = json!("普惠金融服务");
+    assert_eq!(
+        refused(&t.yunying1, &ap("scenarios"), third).await,
+        "conflict"
+    );
     assert!(app.store.verify_ledger().await.expect("verify").ok());
     app.stop().await;
 }

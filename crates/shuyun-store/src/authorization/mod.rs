@@ -14,6 +14,7 @@
 //! through the validated domain types. Deadlines (filing, public notice) are
 //! computed by the caller from the working-day calendar and passed in.
 
+pub mod agreements;
 pub mod plans;
 pub mod selections;
 
@@ -37,8 +38,8 @@ pub struct Step {
     pub action: String,
     pub from_state: String,
     pub to_state: String,
-    /// The user who took it.
-    pub actor: i64,
+    /// The user who took it; none for the platform itself (expiry).
+    pub actor: Option<i64>,
     pub note: String,
     pub at: i64,
 }
@@ -100,7 +101,7 @@ pub(crate) async fn record_step(
     action: &str,
     from: &str,
     to: &str,
-    actor: i64,
+    actor: Option<i64>,
     note: &str,
 ) -> StoreResult<()> {
     let at = tx.now_ms();
@@ -162,10 +163,11 @@ impl Store {
     pub async fn operable_schemas<'a>(
         &self,
         field: &str,
-        codes: impl IntoIterator<Item = &'a ResourceCode> + Clone,
+        codes: impl IntoIterator<Item = &'a ResourceCode>,
     ) -> StoreResult<BTreeMap<ResourceCode, Schema>> {
+        let codes: Vec<&ResourceCode> = codes.into_iter().collect();
         let excluded = self.negative_codes().await?;
-        check_not_excluded(codes.clone(), &excluded).map_err(|e| DomainError {
+        check_not_excluded(codes.iter().copied(), &excluded).map_err(|e| DomainError {
             field: Some(field.to_string()),
             ..e
         })?;

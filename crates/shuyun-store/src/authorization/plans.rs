@@ -344,7 +344,7 @@ impl Store {
             action.as_str(),
             plan.state.as_str(),
             next.as_str(),
-            p.user_id,
+            Some(p.user_id),
             &note,
         )
         .await?;
@@ -391,7 +391,7 @@ impl Store {
                     PlanAction::Supersede.as_str(),
                     old_state.as_str(),
                     superseded.as_str(),
-                    p.user_id,
+                    Some(p.user_id),
                     &why,
                 )
                 .await?;

@@ -410,7 +410,7 @@ impl Store {
             "open",
             "",
             SelectionState::Announced.as_str(),
-            p.user_id,
+            Some(p.user_id),
             "",
         )
         .await?;
@@ -886,7 +886,7 @@ impl Store {
             action.as_str(),
             sel.state.as_str(),
             next.as_str(),
-            p.user_id,
+            Some(p.user_id),
             &note,
         )
         .await?;

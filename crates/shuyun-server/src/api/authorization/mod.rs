@@ -5,6 +5,7 @@
 //! operation; working-day deadlines are computed here from the calendar and
 //! passed in.
 
+pub mod agreements;
 pub mod plans;
 pub mod selections;
 
