@@ -122,6 +122,7 @@ pub fn table() -> Vec<Route> {
     use api::authorization::{StepNote, agreements as ag_, plans as pl_, selections as sl_};
     use shuyun_domain::authorization::{AgreementContent, Decision, PlanContent, ScenarioPlan, SelectionSpec};
     use shuyun_store::authorization::agreements::Scenario;
+    use shuyun_store::authorization::exits::Exit;
     use shuyun_domain::authorization::selection::Score;
     use shuyun_store::authorization::selections::{Objection, PanelMember, Selection, SelectionApplication, SelectionDetail};
     use pages::{account as pa, admin as pd, catalogue as pc, data as pdt, home as ph, ledger as pl, login as pn, open as po, tickets as ptk};
@@ -247,6 +248,12 @@ pub fn table() -> Vec<Route> {
         api(M::POST, "/api/v1/scenarios/{id}/revoke", P::ScenarioReview, post(ag_::revoke_scenario)).doc("scenarios", "Revoke an approval with reasons").body::<StepNote>().resp::<Scenario>(),
         api(M::POST, "/api/v1/scenarios/{id}/withdraw", P::ScenarioSubmit, post(ag_::withdraw_scenario)).doc("scenarios", "Withdraw one's scenario plan before the decision").body::<StepNote>().resp::<Scenario>(),
         api(M::POST, "/api/v1/authorize", P::WorkspaceUse, post(ag_::authorize)).doc("agreements", "May my organisation use this resource (field) for this purpose in this scenario now? The one access decision").body::<ag_::AccessQuery>().resp::<Decision>(),
+        // Authorization: exits (B5, G9)
+        api(M::GET, "/api/v1/exits", P::AuthorizationRead, get(ag_::exits)).doc("exits", "Every exit: working copies to delete, handover, log retention").resp::<Vec<Exit>>(),
+        api(M::POST, "/api/v1/agreements/{id}/destruction", P::AgreementManage, post(ag_::destroy)).doc("exits", "Record the destruction of an exited operator's working copies (销毁记录), confirmed by a second person").body::<ag_::Destruction>().resp::<Exit>(),
+        api(M::POST, "/api/v1/agreements/{id}/handover", P::AgreementManage, post(ag_::add_handover)).doc("exits", "Add a handover item").body::<ag_::NewHandoverItem>().resp::<Exit>(),
+        api(M::POST, "/api/v1/agreements/{id}/handover/{item}/complete", P::AgreementManage, post(ag_::complete_handover)).doc("exits", "Tick off a handover item with its evidence").body::<ag_::HandoverDone>().resp::<Exit>(),
+        api(M::POST, "/api/v1/agreements/{id}/logs/release", P::AgreementManage, post(ag_::release_logs)).doc("exits", "Release the work logs for deletion (refused before three years)").body::<StepNote>().resp::<Exit>(),
         // Portal pages
         page(M::GET, "/", P::Public, get(ph::home)),
         page(M::GET, "/login", P::Public, get(pn::form)),

@@ -40,6 +40,7 @@ both_backends!(
     selection_concurrent_steps,
     agreement_and_scenarios,
     agreement_concurrent_steps,
+    exit_and_retention,
 );
 
 fn credit_code(n: usize, kind: OrgKind) -> shuyun_domain::CreditCode {
@@ -1498,6 +1499,9 @@ async fn agreement_and_scenarios(backend: Backend) {
         .expect("steps");
     let last = steps.last().expect("step");
     assert_eq!((last.action.as_str(), last.actor), ("expire", None));
+    // Expiry opens the exit by itself.
+    let exit = s.exit(a.id).await.expect("exit");
+    assert_eq!((exit.cause.as_str(), exit.exited_at), ("expiry", later));
     w.finish().await;
 }
 
@@ -1542,5 +1546,200 @@ async fn agreement_concurrent_steps(backend: Backend) {
         .await
         .expect("d");
     assert_eq!(reason_of(&d), Some("agreement_not_active"));
+    w.finish().await;
+}
+
+async fn exit_and_retention(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    let (a, sc) = w.active_agreement().await;
+    let now = at("2027-03-01", 10);
+    assert_eq!(
+        code_of(s.exit(a).await),
+        ErrorCode::NotFound,
+        "no exit while in operation"
+    );
+    // A suspension is no exit: nothing is deleted.
+    s.agreement_step(
+        &w.institution,
+        a,
+        AgreementAction::Suspend,
+        "违规排查",
+        0,
+        now,
+    )
+    .await
+    .expect("suspend");
+    assert_eq!(code_of(s.exit(a).await), ErrorCode::NotFound);
+    // Termination for a violation: access cut, the exit opens at once.
+    s.agreement_step(
+        &w.authority,
+        a,
+        AgreementAction::Terminate,
+        "违反协议约定，终止运营权",
+        0,
+        now,
+    )
+    .await
+    .expect("terminate");
+    let d = s
+        .authorize(&w.op1, w.ask(None, Some(sc)), now)
+        .await
+        .expect("d");
+    assert_eq!(reason_of(&d), Some("agreement_not_active"));
+    let exit = s.exit(a).await.expect("exit");
+    assert_eq!(exit.cause.as_str(), "termination");
+    assert_eq!(
+        exit.copies_due_at, now,
+        "working copies are deleted at once"
+    );
+    assert_eq!(exit.logs_retained_until, at("2030-03-02", 0));
+    assert_eq!(exit.handover.items().len(), 6);
+    assert!(!exit.complete);
+    assert_eq!(s.destructions_due(now).await.expect("due").len(), 1);
+    assert!(s.destructions_due(now - 1).await.expect("due").is_empty());
+
+    // The destruction record needs a second person outside the operator.
+    let size = ledger_size(s).await;
+    for (confirmer, code) in [
+        (w.institution.user_id, ErrorCode::Forbidden),
+        (w.op1.user_id, ErrorCode::Forbidden),
+        (999_999, ErrorCode::Validation),
+    ] {
+        assert_eq!(
+            code_of(
+                s.record_destruction(
+                    &w.institution,
+                    a,
+                    "运营机构工作区 7 及其副本",
+                    "删除对象及加密密钥",
+                    confirmer,
+                    now
+                )
+                .await
+            ),
+            code
+        );
+    }
+    assert_eq!(
+        code_of(
+            s.record_destruction(&w.op1, a, "工作区", "删除", w.authority.user_id, now)
+                .await
+        ),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(ledger_size(s).await, size, "refusals write nothing");
+    let exit = s
+        .record_destruction(
+            &w.institution,
+            a,
+            "运营机构工作区 7 及其副本",
+            "删除对象及加密密钥",
+            w.authority.user_id,
+            now,
+        )
+        .await
+        .expect("destroy");
+    let record = exit.destruction.clone().expect("record");
+    assert_eq!(
+        (record.destroyed_by_user_id, record.confirmed_by_user_id),
+        (w.institution.user_id, w.authority.user_id)
+    );
+    let entries = s
+        .ledger_entries(&shuyun_store::ledger::EntryFilter {
+            action: Some("exit.destroy".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("ledger");
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[0].detail["destruction"]["object"],
+        "运营机构工作区 7 及其副本"
+    );
+    assert_eq!(
+        code_of(
+            s.record_destruction(&w.institution, a, "再次", "删除", w.authority.user_id, now)
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+    assert!(s.destructions_due(now).await.expect("due").is_empty());
+
+    // Handover tracked item by item to completion.
+    let delete_item = exit
+        .handover
+        .items()
+        .iter()
+        .position(|i| i.kind.as_str() == "delete_working_copies")
+        .expect("item");
+    assert!(exit.handover.items()[delete_item].done_at_ms.is_some());
+    assert_eq!(
+        code_of(
+            s.complete_handover(&w.institution, a, delete_item, "x", now)
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+    assert_eq!(
+        code_of(s.complete_handover(&w.institution, a, 99, "x", now).await),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        code_of(s.complete_handover(&w.op1, a, 0, "x", now).await),
+        ErrorCode::Forbidden
+    );
+    let exit = s
+        .add_handover_item(&w.institution, a, "归还纸质资料", now)
+        .await
+        .expect("add");
+    let open: Vec<usize> = exit.handover.outstanding().map(|(i, _)| i).collect();
+    assert_eq!(open.len(), 6);
+    for i in open {
+        s.complete_handover(&w.institution, a, i, "见交接清单", now)
+            .await
+            .expect("complete");
+    }
+    assert_eq!(
+        code_of(
+            s.complete_handover(&w.institution, a, 0, "again", now)
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+    assert!(s.exit(a).await.expect("exit").complete);
+
+    // Work logs are kept three years: releasing them earlier is refused.
+    let size = ledger_size(s).await;
+    assert_eq!(
+        code_of(
+            s.release_work_logs(&w.institution, a, at("2030-03-01", 23))
+                .await
+        ),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(ledger_size(s).await, size);
+    assert!(s.exit(a).await.expect("exit").logs_released_at.is_none());
+    let released = s
+        .release_work_logs(&w.institution, a, at("2030-03-02", 0))
+        .await
+        .expect("release");
+    assert_eq!(released.logs_released_at, Some(at("2030-03-02", 0)));
+    assert_eq!(
+        code_of(
+            s.release_work_logs(&w.institution, a, at("2030-03-03", 0))
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+    // Nothing leads out of termination.
+    assert_eq!(
+        code_of(
+            s.agreement_step(&w.authority, a, AgreementAction::Reinstate, "", 0, now)
+                .await
+        ),
+        ErrorCode::Conflict
+    );
     w.finish().await;
 }

@@ -644,6 +644,62 @@ async fn enterprise_credit_chain(backend: Backend) {
         refused(&t.yunying1, &ap("scenarios"), third).await,
         "conflict"
     );
+    // Termination opens the exit: working copies to delete with a
+    // destruction record, the handover tracked, the logs kept three years.
+    post(
+        &t.sjj,
+        &ap("terminate"),
+        json!({"note": "整改不到位，终止运营权"}),
+    )
+    .await;
+    let detail: Value = t
+        .szzx
+        .get(&format!("/api/v1/agreements/{id}"))
+        .await
+        .expect("agreement");
+    assert_eq!(detail["state"], "terminated");
+    assert_eq!(detail["exit"]["cause"], "termination");
+    assert_eq!(detail["exit"]["handover"].as_array().map(Vec::len), Some(6));
+    let d: Value = post(&bearer, "/api/v1/authorize", ask.clone()).await;
+    assert_eq!(d["reason"], "agreement_not_active");
+    let sjj_user = user_id(&t.sjj).await;
+    let szzx_user = user_id(&t.szzx).await;
+    assert_eq!(
+        refused(
+            &t.szzx,
+            &ap("destruction"),
+            json!({"object": "工作区", "method": "删除", "confirmed_by_user_id": szzx_user})
+        )
+        .await,
+        "forbidden",
+        "a second person confirms"
+    );
+    let exit = post(
+        &t.szzx,
+        &ap("destruction"),
+        json!({"object": "瓷都数据运营工作区及全部中间结果", "method": "删除对象及其加密密钥", "confirmed_by_user_id": sjj_user}),
+    )
+    .await;
+    assert_eq!(exit["destruction"]["confirmed_by_user_id"], sjj_user);
+    let first_open = exit["handover"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .position(|i| i["done_at_ms"].is_null())
+        .expect("open item");
+    let exit = post(
+        &t.szzx,
+        &format!("/api/v1/agreements/{id}/handover/{first_open}/complete"),
+        json!({"evidence": "平台账号已停用"}),
+    )
+    .await;
+    assert!(exit["handover"][first_open]["done_at_ms"].is_i64());
+    assert_eq!(
+        refused(&t.szzx, &ap("logs/release"), json!({})).await,
+        "forbidden"
+    );
+    let exits: Vec<Value> = t.jianguan.get("/api/v1/exits").await.expect("exits");
+    assert_eq!(exits.len(), 1);
     assert!(app.store.verify_ledger().await.expect("verify").ok());
     app.stop().await;
 }

@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::json;
 use shuyun_domain::authorization::agreement::{AgreementContentInput, check_can_sign};
+use shuyun_domain::authorization::exit::ExitCause;
 use shuyun_domain::authorization::scenario::check_submission;
 use shuyun_domain::authorization::scope::{Denial, ScenarioView};
 use shuyun_domain::authorization::{
@@ -390,17 +391,6 @@ impl Store {
             self.check_agreement_content(&a.content, &plan, a.operator_org_id)
                 .await?;
         }
-        let mut tx = self.begin(now_ms).await?;
-        transition(
-            &mut tx,
-            &a,
-            action,
-            next,
-            &note,
-            filing_due_at,
-            Some(p.user_id),
-        )
-        .await?;
         let mut detail = json!({"from": a.recorded_state, "to": next, "note": note});
         if action == AgreementAction::Sign {
             detail["filing_due_at"] = json!(filing_due_at);
@@ -414,12 +404,14 @@ impl Store {
         ) {
             detail["access"] = json!("cut");
         }
+        let mut tx = self.begin(now_ms).await?;
         tx.record(LedgerEvent::new(
             p.actor(),
             &format!("agreement.{}", action.as_str()),
             format!("agreement:{id}"),
             detail,
         ));
+        transition(&mut tx, &a, action, next, &note, filing_due_at, Some(p)).await?;
         tx.commit().await?;
         self.agreement(AgreementScope::All, id, now_ms).await
     }
@@ -494,12 +486,6 @@ impl Store {
                 .recorded_state
                 .apply(AgreementAction::Expire, &a.content.term, now_ms)?;
             let mut tx = self.begin(now_ms).await?;
-            match transition(&mut tx, &a, AgreementAction::Expire, next, "", 0, None).await {
-                Ok(()) => {}
-                // Someone else recorded it (or another step) meanwhile.
-                Err(e) if e.is_conflict() => continue,
-                Err(e) => return Err(e),
-            }
             tx.record(LedgerEvent::new(
                 "system",
                 "agreement.expire",
@@ -507,6 +493,12 @@ impl Store {
                 json!({"from": a.recorded_state, "to": next, "term_end": a.content.term.end,
                        "access": "cut"}),
             ));
+            match transition(&mut tx, &a, AgreementAction::Expire, next, "", 0, None).await {
+                Ok(()) => {}
+                // Someone else recorded it (or another step) meanwhile.
+                Err(e) if e.is_conflict() => continue,
+                Err(e) => return Err(e),
+            }
             tx.commit().await?;
             expired.push(a.id);
         }
@@ -824,8 +816,9 @@ async fn insert_agreement(
     .try_get("id")?)
 }
 
-/// Records a step: the compare-and-set on the recorded state, the
-/// timestamps it sets, and the step row.
+/// Records a step taken by `actor` (`None`: the platform itself): the
+/// compare-and-set on the recorded state, the timestamps it sets, the step
+/// row and, for an exit, its record.
 async fn transition(
     tx: &mut Tx,
     a: &Agreement,
@@ -833,7 +826,7 @@ async fn transition(
     next: AgreementState,
     note: &str,
     filing_due_at: i64,
-    actor: Option<i64>,
+    actor: Option<&Principal>,
 ) -> StoreResult<()> {
     let now = tx.now_ms();
     let ends = matches!(
@@ -875,9 +868,13 @@ async fn transition(
         action.as_str(),
         a.recorded_state.as_str(),
         next.as_str(),
-        actor,
+        actor.map(|p| p.user_id),
         note,
     )
     .await?;
+    if let Some(cause) = ExitCause::of(next) {
+        let ledger_actor = actor.map_or_else(|| "system".to_string(), Principal::actor);
+        super::exits::open_exit(tx, a.id, cause, &ledger_actor).await?;
+    }
     Ok(())
 }

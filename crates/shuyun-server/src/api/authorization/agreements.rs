@@ -13,6 +13,7 @@ use shuyun_domain::authorization::{
 use shuyun_domain::calendar::{Date, Deadline};
 use shuyun_domain::catalogue::{FieldName, ResourceCode};
 use shuyun_store::authorization::agreements::{Agreement, AgreementScope, Scenario};
+use shuyun_store::authorization::exits::Exit;
 use shuyun_store::authorization::{Step, StepObject};
 
 use super::StepNote;
@@ -38,6 +39,9 @@ pub struct AgreementDetail {
     pub entry: AgreementEntry,
     pub scenarios: Vec<Scenario>,
     pub steps: Vec<Step>,
+    /// Once it expired, was terminated or exited: the deletion of working
+    /// copies, the handover and the retention of work logs.
+    pub exit: Option<Exit>,
 }
 
 /// A renewal (续期): the new term's last day.
@@ -111,10 +115,16 @@ pub async fn show(
         .store
         .authorization_steps(StepObject::Agreement, id)
         .await?;
+    let exit = match s.store.exit(id).await {
+        Ok(e) => Some(e),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => return Err(e.into()),
+    };
     Ok(Json(AgreementDetail {
         entry: entry(&s, a),
         scenarios,
         steps,
+        exit,
     }))
 }
 
@@ -255,4 +265,100 @@ pub async fn authorize(
         scenario_id: q.scenario_id,
     };
     Ok(Json(s.store.authorize(p, request, s.now()).await?))
+}
+
+/// The destruction of an exited operator's working copies (销毁记录).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Destruction {
+    /// What was destroyed (workspaces, object keys), 1–500 characters.
+    #[schemars(length(min = 1, max = 500))]
+    pub object: String,
+    /// How (e.g. deletion of the objects and their encryption keys),
+    /// 1–200 characters.
+    #[schemars(length(min = 1, max = 200))]
+    pub method: String,
+    /// The second person who confirms it, outside the operator.
+    pub confirmed_by_user_id: i64,
+}
+
+/// A handover item to add.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewHandoverItem {
+    #[schemars(length(min = 1, max = 100))]
+    pub title: String,
+}
+
+/// The evidence that a handover item is done.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandoverDone {
+    /// A document number, a ledger index, …; up to 500 characters.
+    #[serde(default)]
+    #[schemars(length(max = 500))]
+    pub evidence: String,
+}
+
+pub async fn exits(State(s): State<AppState>) -> ApiResult<Json<Vec<Exit>>> {
+    Ok(Json(s.store.exits().await?))
+}
+
+pub async fn destroy(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Destruction>,
+) -> ApiResult<Json<Exit>> {
+    Ok(Json(
+        s.store
+            .record_destruction(
+                caller.principal()?,
+                id,
+                &body.object,
+                &body.method,
+                body.confirmed_by_user_id,
+                s.now(),
+            )
+            .await?,
+    ))
+}
+
+pub async fn add_handover(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<NewHandoverItem>,
+) -> ApiResult<Json<Exit>> {
+    Ok(Json(
+        s.store
+            .add_handover_item(caller.principal()?, id, &body.title, s.now())
+            .await?,
+    ))
+}
+
+pub async fn complete_handover(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath((id, item)): ApiPath<(i64, usize)>,
+    ApiJson(body): ApiJson<HandoverDone>,
+) -> ApiResult<Json<Exit>> {
+    Ok(Json(
+        s.store
+            .complete_handover(caller.principal()?, id, item, &body.evidence, s.now())
+            .await?,
+    ))
+}
+
+pub async fn release_logs(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(_): ApiJson<StepNote>,
+) -> ApiResult<Json<Exit>> {
+    Ok(Json(
+        s.store
+            .release_work_logs(caller.principal()?, id, s.now())
+            .await?,
+    ))
 }
