@@ -119,7 +119,8 @@ pub fn table() -> Vec<Route> {
     use shuyun_store::accounts::{ApiToken, IssuedToken, NewOrg, NewUser, Org, User};
     use shuyun_store::ledger::CheckpointView;
     use shuyun_store::EntryView;
-    use api::authorization::{StepNote, agreements as ag_, plans as pl_, selections as sl_};
+    use api::authorization::{StepNote, agreements as ag_, disclosure as dc_, plans as pl_, selections as sl_};
+    use shuyun_store::authorization::disclosure::{AuthorizationDisclosure, PlanDisclosure};
     use shuyun_domain::authorization::{AgreementContent, Decision, PlanContent, ScenarioPlan, SelectionSpec};
     use shuyun_store::authorization::agreements::Scenario;
     use shuyun_store::authorization::exits::Exit;
@@ -254,6 +255,9 @@ pub fn table() -> Vec<Route> {
         api(M::POST, "/api/v1/agreements/{id}/handover", P::AgreementManage, post(ag_::add_handover)).doc("exits", "Add a handover item").body::<ag_::NewHandoverItem>().resp::<Exit>(),
         api(M::POST, "/api/v1/agreements/{id}/handover/{item}/complete", P::AgreementManage, post(ag_::complete_handover)).doc("exits", "Tick off a handover item with its evidence").body::<ag_::HandoverDone>().resp::<Exit>(),
         api(M::POST, "/api/v1/agreements/{id}/logs/release", P::AgreementManage, post(ag_::release_logs)).doc("exits", "Release the work logs for deletion (refused before three years)").body::<StepNote>().resp::<Exit>(),
+        // Authorization: public disclosure (G6)
+        api(M::GET, "/api/v1/public/authorizations", P::Public, get(dc_::authorizations)).doc("disclosure", "Every authorization: operator, content, scope, term and state in force (信息公开)").resp::<Vec<AuthorizationDisclosure>>(),
+        api(M::GET, "/api/v1/public/plans", P::Public, get(dc_::plans)).doc("disclosure", "The public parts of the approved implementation plans").resp::<Vec<PlanDisclosure>>(),
         // Portal pages
         page(M::GET, "/", P::Public, get(ph::home)),
         page(M::GET, "/login", P::Public, get(pn::form)),

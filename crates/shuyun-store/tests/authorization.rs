@@ -41,6 +41,7 @@ both_backends!(
     agreement_and_scenarios,
     agreement_concurrent_steps,
     exit_and_retention,
+    disclosure,
 );
 
 fn credit_code(n: usize, kind: OrgKind) -> shuyun_domain::CreditCode {
@@ -1741,5 +1742,66 @@ async fn exit_and_retention(backend: Backend) {
         ),
         ErrorCode::Conflict
     );
+    w.finish().await;
+}
+
+async fn disclosure(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    let (a, _) = w.active_agreement().await;
+    // A draft plan and a drafted renewal stay out of view.
+    s.create_plan(&w.institution, parse(plan_json(&[w.credit.as_str()])), T0)
+        .await
+        .expect("draft");
+    let now = at("2026-11-02", 9);
+    s.renew_agreement(&w.institution, a, "2036-10-31".parse().expect("d"), now)
+        .await
+        .expect("renew");
+    let plans = s.public_plans().await.expect("plans");
+    assert_eq!(plans.len(), 1);
+    assert_eq!(plans[0].state.as_str(), "active");
+    let json = serde_json::to_value(&plans[0]).expect("json");
+    assert!(json.get("cost_revenue").is_none() && json.get("security_emergency").is_none());
+    let list = s.public_authorizations(now).await.expect("list");
+    assert_eq!(list.len(), 1);
+    let d = &list[0];
+    assert_eq!(
+        (d.agreement.agreement_id, d.agreement.state.as_str()),
+        (a, "active")
+    );
+    assert_eq!(d.operator_org_name, "机构3");
+    assert!(
+        d.scope_summary[0].contains("企业信用信息"),
+        "{:?}",
+        d.scope_summary
+    );
+    assert!(d.scope_summary[0].contains("district = '珠山区'"));
+    assert_eq!(
+        d.scope_summary.last().map(String::as_str),
+        Some("用途：产业发展")
+    );
+    let json = serde_json::to_value(d).expect("json");
+    assert!(
+        json.get("revenue_sharing").is_none(),
+        "revenue sharing is not disclosed"
+    );
+    // A suspension shows at once; so does an expiry, before it is recorded.
+    s.agreement_step(
+        &w.regulator,
+        a,
+        AgreementAction::Suspend,
+        "风险排查",
+        0,
+        now,
+    )
+    .await
+    .expect("suspend");
+    let list = s.public_authorizations(now).await.expect("list");
+    assert_eq!(list[0].agreement.state.as_str(), "suspended");
+    let list = s
+        .public_authorizations(at("2031-11-01", 0))
+        .await
+        .expect("list");
+    assert_eq!(list[0].agreement.state.as_str(), "expired");
     w.finish().await;
 }

@@ -615,6 +615,35 @@ async fn enterprise_credit_chain(backend: Backend) {
     );
     let d: Value = post(&bearer, "/api/v1/authorize", ask.clone()).await;
     assert_eq!(d["reason"], "agreement_not_active");
+    // The public sees it suspended at once, without logging in.
+    let public: Vec<Value> = app
+        .client()
+        .get("/api/v1/public/authorizations")
+        .await
+        .expect("disclosure");
+    assert_eq!(public.len(), 1);
+    assert_eq!(public[0]["agreement_id"], id);
+    assert_eq!(public[0]["state"], "suspended");
+    assert_eq!(public[0]["operator_org_id"], operator);
+    assert_eq!(
+        public[0]["operator_org_name"],
+        "景德镇瓷都数据运营有限公司（演示）"
+    );
+    assert_eq!(public[0]["term"]["end"], five.to_string());
+    assert_eq!(
+        public[0]["scope"]["resources"][0]["resource"],
+        code.as_str()
+    );
+    assert!(public[0].get("revenue_sharing").is_none());
+    let plans: Vec<Value> = app
+        .client()
+        .get("/api/v1/public/plans")
+        .await
+        .expect("plans");
+    assert_eq!(
+        (plans.len(), plans[0]["state"].as_str()),
+        (1, Some("active"))
+    );
     // No scenario is approved on a suspended agreement, and nothing changes.
     let before: Value = t
         .szzx

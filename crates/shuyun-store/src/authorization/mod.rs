@@ -15,6 +15,7 @@
 //! computed by the caller from the working-day calendar and passed in.
 
 pub mod agreements;
+pub mod disclosure;
 pub mod exits;
 pub mod plans;
 pub mod selections;

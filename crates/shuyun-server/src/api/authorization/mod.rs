@@ -6,6 +6,7 @@
 //! passed in.
 
 pub mod agreements;
+pub mod disclosure;
 pub mod plans;
 pub mod selections;
 
