@@ -69,6 +69,23 @@ impl Role {
             ),
             ResourceManage => matches!(self, SourceDepartment),
             GradeConfirm | NegativeListDecide => matches!(self, DataAuthority),
+            // The authorization lifecycle (授权运营, B1-B6): the data
+            // authority drafts plans (or the implementing institution under
+            // its guidance) and records the government's decisions; the
+            // institution runs selections, agreements and scenario reviews;
+            // suspension may also be ordered by a regulator.
+            AuthorizationRead => matches!(
+                self,
+                DataAuthority | ImplementingInstitution | Regulator | PlatformAdmin
+            ),
+            PlanDraft => matches!(self, DataAuthority | ImplementingInstitution),
+            PlanDecide => matches!(self, DataAuthority),
+            SelectionManage | AgreementManage | ScenarioReview => {
+                matches!(self, ImplementingInstitution)
+            }
+            SelectionApply | ScenarioSubmit | WorkspaceUse => matches!(self, Operator),
+            AgreementSuspend => matches!(self, ImplementingInstitution | DataAuthority | Regulator),
+            AgreementEnforce => matches!(self, ImplementingInstitution | DataAuthority),
         }
     }
 
@@ -121,10 +138,49 @@ pub enum Permission {
     /// Approve or reject negative-list requests.
     #[serde(rename = "negative_list.decide")]
     NegativeListDecide,
+    /// Read every implementation plan, selection, agreement and exit of
+    /// the authorization lifecycle (授权运营), drafts included.
+    #[serde(rename = "authorization.read")]
+    AuthorizationRead,
+    /// Draft implementation plans (实施方案) and their new versions, submit
+    /// them for deliberation, withdraw them.
+    #[serde(rename = "plan.draft")]
+    PlanDraft,
+    /// Record the decisions on a plan: approval or rejection after
+    /// deliberation, filing (备案), entry into force.
+    #[serde(rename = "plan.decide")]
+    PlanDecide,
+    /// Run operator selections (运营机构遴选): announce, panel, close,
+    /// qualification, public notice, objections, award.
+    #[serde(rename = "selection.manage")]
+    SelectionManage,
+    /// Apply to a selection as an operator.
+    #[serde(rename = "selection.apply")]
+    SelectionApply,
+    /// Draft, sign, file and activate operating agreements (运营协议);
+    /// record exits, handovers and destruction records.
+    #[serde(rename = "agreement.manage")]
+    AgreementManage,
+    /// Suspend an active agreement (暂停执行).
+    #[serde(rename = "agreement.suspend")]
+    AgreementSuspend,
+    /// Reinstate a suspended agreement or terminate one early (终止).
+    #[serde(rename = "agreement.enforce")]
+    AgreementEnforce,
+    /// Submit and withdraw scenario plans (应用场景) on one's own agreement.
+    #[serde(rename = "scenario.submit")]
+    ScenarioSubmit,
+    /// Approve, reject or revoke scenario plans.
+    #[serde(rename = "scenario.review")]
+    ScenarioReview,
+    /// Use authorized data within one's agreements (the secure workspace;
+    /// asks the one scope decision).
+    #[serde(rename = "workspace.use")]
+    WorkspaceUse,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 23] = [
         Permission::Public,
         Permission::Authenticated,
         Permission::OrgRead,
@@ -137,6 +193,17 @@ impl Permission {
         Permission::ResourceManage,
         Permission::GradeConfirm,
         Permission::NegativeListDecide,
+        Permission::AuthorizationRead,
+        Permission::PlanDraft,
+        Permission::PlanDecide,
+        Permission::SelectionManage,
+        Permission::SelectionApply,
+        Permission::AgreementManage,
+        Permission::AgreementSuspend,
+        Permission::AgreementEnforce,
+        Permission::ScenarioSubmit,
+        Permission::ScenarioReview,
+        Permission::WorkspaceUse,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -153,6 +220,17 @@ impl Permission {
             Permission::ResourceManage => "resource.manage",
             Permission::GradeConfirm => "grade.confirm",
             Permission::NegativeListDecide => "negative_list.decide",
+            Permission::AuthorizationRead => "authorization.read",
+            Permission::PlanDraft => "plan.draft",
+            Permission::PlanDecide => "plan.decide",
+            Permission::SelectionManage => "selection.manage",
+            Permission::SelectionApply => "selection.apply",
+            Permission::AgreementManage => "agreement.manage",
+            Permission::AgreementSuspend => "agreement.suspend",
+            Permission::AgreementEnforce => "agreement.enforce",
+            Permission::ScenarioSubmit => "scenario.submit",
+            Permission::ScenarioReview => "scenario.review",
+            Permission::WorkspaceUse => "workspace.use",
         }
     }
 
@@ -207,6 +285,53 @@ mod tests {
         assert_eq!(admins, vec![Role::DataAuthority, Role::PlatformAdmin]);
         assert!(!Role::Operator.grants(Permission::LedgerRead));
         assert!(Role::Regulator.grants(Permission::LedgerRead));
+    }
+
+    /// The authorization lifecycle follows the actors the domain names for
+    /// each step (`PlanAction::actors`, `AgreementAction::actors`, …).
+    #[test]
+    fn authorization_rights_follow_the_domain_actors() {
+        use crate::authorization::{AgreementAction, PlanAction, ScenarioAction, SelectionAction};
+        let holders = |perm: Permission| -> Vec<Role> {
+            Role::ALL.into_iter().filter(|r| r.grants(perm)).collect()
+        };
+        for a in PlanAction::ALL {
+            let perm = match a {
+                PlanAction::Submit | PlanAction::Withdraw => Permission::PlanDraft,
+                _ => Permission::PlanDecide,
+            };
+            assert_eq!(holders(perm), a.actors(), "{a:?}");
+        }
+        for a in SelectionAction::ALL {
+            assert_eq!(holders(Permission::SelectionManage), a.actors(), "{a:?}");
+        }
+        for a in AgreementAction::ALL {
+            let mut want = a.actors().to_vec();
+            let perm = match a {
+                AgreementAction::Suspend => Permission::AgreementSuspend,
+                AgreementAction::Reinstate | AgreementAction::Terminate => {
+                    Permission::AgreementEnforce
+                }
+                // The platform records expiry by itself (a sweep).
+                AgreementAction::Expire => continue,
+                _ => Permission::AgreementManage,
+            };
+            let mut got = holders(perm);
+            got.sort_by_key(|r| r.as_str());
+            want.sort_by_key(|r| r.as_str());
+            assert_eq!(got, want, "{a:?}");
+        }
+        for a in ScenarioAction::ALL {
+            let perm = match a {
+                ScenarioAction::Withdraw => Permission::ScenarioSubmit,
+                _ => Permission::ScenarioReview,
+            };
+            assert_eq!(holders(perm), a.actors(), "{a:?}");
+        }
+        assert_eq!(holders(Permission::WorkspaceUse), vec![Role::Operator]);
+        assert_eq!(holders(Permission::SelectionApply), vec![Role::Operator]);
+        assert!(!Role::Operator.grants(Permission::AuthorizationRead));
+        assert!(!Role::Buyer.grants(Permission::AuthorizationRead));
     }
 
     #[test]

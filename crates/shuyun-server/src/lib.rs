@@ -203,16 +203,40 @@ pub fn app(state: AppState) -> Router {
         ))
 }
 
-/// Serve until `shutdown` resolves.
+/// How often the platform records the expiry of agreements whose term has
+/// ended. Decisions do not wait for it: they derive expiry from the clock.
+pub const EXPIRY_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Records expiries (`Store::expire_due`) every [`EXPIRY_SWEEP_INTERVAL`].
+async fn expiry_sweeper(state: AppState) {
+    let mut tick = tokio::time::interval(EXPIRY_SWEEP_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match state.store.expire_due(state.now()).await {
+            Ok(ids) if !ids.is_empty() => {
+                tracing::info!(agreements = ?ids, "recorded the expiry of agreements");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "the expiry sweep failed"),
+        }
+    }
+}
+
+/// Serve until `shutdown` resolves, recording agreement expiries on a
+/// timer meanwhile.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let sweeper = tokio::spawn(expiry_sweeper(state.clone()));
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    sweeper.abort();
+    served
 }
 
 /// Wait for Ctrl-C or SIGTERM.

@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::http::Method;
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 use shuyun_domain::Permission;
@@ -119,6 +119,13 @@ pub fn table() -> Vec<Route> {
     use shuyun_store::accounts::{ApiToken, IssuedToken, NewOrg, NewUser, Org, User};
     use shuyun_store::ledger::CheckpointView;
     use shuyun_store::EntryView;
+    use api::authorization::{StepNote, agreements as ag_, disclosure as dc_, plans as pl_, selections as sl_};
+    use shuyun_store::authorization::disclosure::{AuthorizationDisclosure, PlanDisclosure};
+    use shuyun_domain::authorization::{AgreementContent, Decision, PlanContent, ScenarioPlan, SelectionSpec};
+    use shuyun_store::authorization::agreements::Scenario;
+    use shuyun_store::authorization::exits::Exit;
+    use shuyun_domain::authorization::selection::Score;
+    use shuyun_store::authorization::selections::{Objection, PanelMember, Selection, SelectionApplication, SelectionDetail};
     use pages::{account as pa, admin as pd, catalogue as pc, data as pdt, home as ph, ledger as pl, login as pn, open as po, tickets as ptk};
     vec![
         // Operations
@@ -193,6 +200,64 @@ pub fn table() -> Vec<Route> {
         api(M::GET, "/api/v1/tickets", P::Authenticated, get(tkt::list)).doc("tickets", "Tickets raised by or addressed to the caller's organisation (all, for whole-catalogue readers), with deadlines").resp::<Vec<tkt::TicketView>>(),
         api(M::GET, "/api/v1/tickets/{id}", P::Authenticated, get(tkt::show)).doc("tickets", "One ticket with its steps").resp::<tkt::TicketDetail>(),
         api(M::POST, "/api/v1/tickets/{id}/steps", P::Authenticated, post(tkt::step)).doc("tickets", "Take a step: acknowledge or answer (department), accept, dispute or withdraw (raiser)").body::<tkt::StepBody>().resp::<tkt::TicketView>(),
+        // Authorization: implementation plans (B1)
+        api(M::POST, "/api/v1/plans", P::PlanDraft, post(pl_::create)).doc("plans", "Draft an implementation plan (实施方案) with the twelve items").body::<PlanContent>().resp::<pl_::PlanView>().status(201),
+        api(M::GET, "/api/v1/plans", P::AuthorizationRead, get(pl_::list)).doc("plans", "Every plan version, newest first, with filing deadlines").resp::<Vec<pl_::PlanView>>(),
+        api(M::GET, "/api/v1/plans/{id}", P::AuthorizationRead, get(pl_::show)).doc("plans", "One plan version with its versions and steps").resp::<pl_::PlanDetail>(),
+        api(M::PUT, "/api/v1/plans/{id}", P::PlanDraft, put(pl_::update)).doc("plans", "Change a draft (approved versions are immutable)").body::<PlanContent>().resp::<pl_::PlanView>(),
+        api(M::POST, "/api/v1/plans/{id}/versions", P::PlanDraft, post(pl_::revise)).doc("plans", "Make a new version of an approved plan (a major change is deliberated again)").body::<PlanContent>().resp::<pl_::PlanView>().status(201),
+        api(M::POST, "/api/v1/plans/{id}/submit", P::PlanDraft, post(pl_::submit)).doc("plans", "Submit a draft for deliberation").body::<StepNote>().resp::<pl_::PlanView>(),
+        api(M::POST, "/api/v1/plans/{id}/withdraw", P::PlanDraft, post(pl_::withdraw)).doc("plans", "Withdraw a draft or a plan under deliberation (with reasons)").body::<StepNote>().resp::<pl_::PlanView>(),
+        api(M::POST, "/api/v1/plans/{id}/approve", P::PlanDecide, post(pl_::approve)).doc("plans", "Record the approval (审定); filing is due in 20 working days").body::<StepNote>().resp::<pl_::PlanView>(),
+        api(M::POST, "/api/v1/plans/{id}/reject", P::PlanDecide, post(pl_::reject)).doc("plans", "Send a plan back to draft with the deliberation's reasons").body::<StepNote>().resp::<pl_::PlanView>(),
+        api(M::POST, "/api/v1/plans/{id}/file", P::PlanDecide, post(pl_::file)).doc("plans", "Record the filing (备案) with its document number").body::<StepNote>().resp::<pl_::PlanView>(),
+        api(M::POST, "/api/v1/plans/{id}/activate", P::PlanDecide, post(pl_::activate)).doc("plans", "Put a filed plan in force (earlier versions are superseded)").body::<StepNote>().resp::<pl_::PlanView>(),
+        // Authorization: operator selection (B2)
+        api(M::POST, "/api/v1/plans/{id}/selections", P::SelectionManage, post(sl_::open)).doc("selections", "Announce an operator selection (遴选公告) under an approved plan").body::<SelectionSpec>().resp::<Selection>().status(201),
+        api(M::GET, "/api/v1/public/selections", P::Public, get(sl_::public_list)).doc("selections", "Announcements and published results of operator selections").resp::<Vec<Selection>>(),
+        api(M::GET, "/api/v1/selections/{id}", P::Authenticated, get(sl_::show)).doc("selections", "A selection with what the caller may see of applications, panel, scores and objections").resp::<SelectionDetail>(),
+        api(M::POST, "/api/v1/selections/{id}/applications", P::SelectionApply, post(sl_::apply)).doc("selections", "Apply with one's materials").body::<sl_::NewApplication>().resp::<SelectionApplication>().status(201),
+        api(M::POST, "/api/v1/selections/{id}/reviewers", P::SelectionManage, post(sl_::add_reviewer)).doc("selections", "Put a user on the review panel").body::<sl_::NewReviewer>().resp::<Vec<PanelMember>>(),
+        api(M::POST, "/api/v1/selections/{id}/scores", P::Authenticated, post(sl_::score)).doc("selections", "Score an application on every criterion (panel members; never one's own organisation)").body::<sl_::ScoreSheet>().resp::<Vec<Score>>(),
+        api(M::POST, "/api/v1/applications/{id}/qualification", P::SelectionManage, post(sl_::qualify)).doc("selections", "Record the qualification check of an application").body::<sl_::Qualification>().resp::<SelectionApplication>(),
+        api(M::POST, "/api/v1/selections/{id}/close", P::SelectionManage, post(sl_::close)).doc("selections", "Close applications after the deadline (too few fail the selection)").body::<StepNote>().resp::<Selection>(),
+        api(M::POST, "/api/v1/selections/{id}/publish", P::SelectionManage, post(sl_::publish)).doc("selections", "Publish the ranking for public notice (结果公示)").body::<StepNote>().resp::<Selection>(),
+        api(M::POST, "/api/v1/selections/{id}/reopen", P::SelectionManage, post(sl_::reopen)).doc("selections", "Reopen the review after an upheld objection").body::<StepNote>().resp::<Selection>(),
+        api(M::POST, "/api/v1/selections/{id}/award", P::SelectionManage, post(sl_::award)).doc("selections", "Award to the first ranked once the notice has ended and every objection is answered").body::<StepNote>().resp::<Selection>(),
+        api(M::POST, "/api/v1/selections/{id}/fail", P::SelectionManage, post(sl_::fail)).doc("selections", "Declare the selection failed (废标), with reasons").body::<StepNote>().resp::<Selection>(),
+        api(M::POST, "/api/v1/selections/{id}/cancel", P::SelectionManage, post(sl_::cancel)).doc("selections", "Cancel the selection, with reasons").body::<StepNote>().resp::<Selection>(),
+        api(M::POST, "/api/v1/selections/{id}/objections", P::Authenticated, post(sl_::object)).doc("selections", "Lodge an objection to the published result during the notice").body::<sl_::NewObjection>().resp::<Objection>().status(201),
+        api(M::POST, "/api/v1/objections/{id}/answer", P::SelectionManage, post(sl_::answer)).doc("selections", "Answer an objection: upheld or dismissed").body::<sl_::ObjectionAnswer>().resp::<Objection>(),
+        // Authorization: operating agreements (B3), scenarios (B4), the access decision (B6)
+        api(M::POST, "/api/v1/selections/{id}/agreements", P::AgreementManage, post(ag_::draft)).doc("agreements", "Draft the operating agreement (运营协议) of an awarded selection").body::<AgreementContent>().resp::<ag_::AgreementEntry>().status(201),
+        api(M::GET, "/api/v1/agreements", P::Authenticated, get(ag_::list)).doc("agreements", "Agreements the caller may see (its own, as operator), in the state in force").resp::<Vec<ag_::AgreementEntry>>(),
+        api(M::GET, "/api/v1/agreements/{id}", P::Authenticated, get(ag_::show)).doc("agreements", "One agreement with its scenario plans and steps").resp::<ag_::AgreementDetail>(),
+        api(M::PUT, "/api/v1/agreements/{id}", P::AgreementManage, put(ag_::update)).doc("agreements", "Change a drafted agreement").body::<AgreementContent>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/sign", P::AgreementManage, post(ag_::sign)).doc("agreements", "Record the signing; filing is due in 20 working days").body::<StepNote>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/file", P::AgreementManage, post(ag_::file)).doc("agreements", "Record the filing (备案) with its document number").body::<StepNote>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/activate", P::AgreementManage, post(ag_::activate)).doc("agreements", "Put a filed agreement into operation").body::<StepNote>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/suspend", P::AgreementSuspend, post(ag_::suspend)).doc("agreements", "Suspend an active agreement (with reasons): the operator's access ends at once").body::<StepNote>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/reinstate", P::AgreementEnforce, post(ag_::reinstate)).doc("agreements", "Reinstate a suspended agreement").body::<StepNote>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/terminate", P::AgreementEnforce, post(ag_::terminate)).doc("agreements", "Terminate early (终止) with reasons: access ends, the exit begins").body::<StepNote>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/exit", P::AgreementManage, post(ag_::exit)).doc("agreements", "Record the operator's early exit at its request: access ends, the exit begins").body::<StepNote>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/cancel", P::AgreementManage, post(ag_::cancel)).doc("agreements", "Abandon a drafted agreement").body::<StepNote>().resp::<ag_::AgreementEntry>(),
+        api(M::POST, "/api/v1/agreements/{id}/renewals", P::AgreementManage, post(ag_::renew)).doc("agreements", "Draft the renewal (续期) of a live agreement for the following term").body::<ag_::Renewal>().resp::<ag_::AgreementEntry>().status(201),
+        api(M::POST, "/api/v1/agreements/{id}/scenarios", P::ScenarioSubmit, post(ag_::submit_scenario)).doc("scenarios", "Submit a scenario plan (场景开发方案) on one's filed or active agreement").body::<ScenarioPlan>().resp::<Scenario>().status(201),
+        api(M::GET, "/api/v1/scenarios/{id}", P::Authenticated, get(ag_::show_scenario)).doc("scenarios", "One scenario plan (its operator and the lifecycle's readers)").resp::<Scenario>(),
+        api(M::POST, "/api/v1/scenarios/{id}/approve", P::ScenarioReview, post(ag_::approve_scenario)).doc("scenarios", "Approve a scenario plan (only on an active agreement)").body::<StepNote>().resp::<Scenario>(),
+        api(M::POST, "/api/v1/scenarios/{id}/reject", P::ScenarioReview, post(ag_::reject_scenario)).doc("scenarios", "Reject a scenario plan with reasons").body::<StepNote>().resp::<Scenario>(),
+        api(M::POST, "/api/v1/scenarios/{id}/revoke", P::ScenarioReview, post(ag_::revoke_scenario)).doc("scenarios", "Revoke an approval with reasons").body::<StepNote>().resp::<Scenario>(),
+        api(M::POST, "/api/v1/scenarios/{id}/withdraw", P::ScenarioSubmit, post(ag_::withdraw_scenario)).doc("scenarios", "Withdraw one's scenario plan before the decision").body::<StepNote>().resp::<Scenario>(),
+        api(M::POST, "/api/v1/authorize", P::WorkspaceUse, post(ag_::authorize)).doc("agreements", "May my organisation use this resource (field) for this purpose in this scenario now? The one access decision").body::<ag_::AccessQuery>().resp::<Decision>(),
+        // Authorization: exits (B5, G9)
+        api(M::GET, "/api/v1/exits", P::AuthorizationRead, get(ag_::exits)).doc("exits", "Every exit: working copies to delete, handover, log retention").resp::<Vec<Exit>>(),
+        api(M::POST, "/api/v1/agreements/{id}/destruction", P::AgreementManage, post(ag_::destroy)).doc("exits", "Record the destruction of an exited operator's working copies (销毁记录), confirmed by a second person").body::<ag_::Destruction>().resp::<Exit>(),
+        api(M::POST, "/api/v1/agreements/{id}/handover", P::AgreementManage, post(ag_::add_handover)).doc("exits", "Add a handover item").body::<ag_::NewHandoverItem>().resp::<Exit>(),
+        api(M::POST, "/api/v1/agreements/{id}/handover/{item}/complete", P::AgreementManage, post(ag_::complete_handover)).doc("exits", "Tick off a handover item with its evidence").body::<ag_::HandoverDone>().resp::<Exit>(),
+        api(M::POST, "/api/v1/agreements/{id}/logs/release", P::AgreementManage, post(ag_::release_logs)).doc("exits", "Release the work logs for deletion (refused before three years)").body::<StepNote>().resp::<Exit>(),
+        // Authorization: public disclosure (G6)
+        api(M::GET, "/api/v1/public/authorizations", P::Public, get(dc_::authorizations)).doc("disclosure", "Every authorization: operator, content, scope, term and state in force (信息公开)").resp::<Vec<AuthorizationDisclosure>>(),
+        api(M::GET, "/api/v1/public/plans", P::Public, get(dc_::plans)).doc("disclosure", "The public parts of the approved implementation plans").resp::<Vec<PlanDisclosure>>(),
         // Portal pages
         page(M::GET, "/", P::Public, get(ph::home)),
         page(M::GET, "/login", P::Public, get(pn::form)),

@@ -7,6 +7,7 @@
 //! record. The same SQL runs on both backends through sqlx's `Any` driver.
 
 pub mod accounts;
+pub mod authorization;
 pub mod catalogue;
 pub mod data;
 pub mod ledger;
@@ -85,6 +86,16 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether this is a domain `Conflict`.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Domain(e) if e.code == ErrorCode::Conflict)
+    }
+
+    /// Whether this is a domain `NotFound`.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StoreError::Domain(e) if e.code == ErrorCode::NotFound)
+    }
+
     /// The domain view of this error: domain errors pass through; unique
     /// violations become conflicts; the rest are internal.
     pub fn into_domain(self) -> DomainError {

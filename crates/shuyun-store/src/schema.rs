@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_data_versions.sql")),
     (4, include_str!("../migrations/0004_quality.sql")),
     (5, include_str!("../migrations/0005_tickets.sql")),
+    (6, include_str!("../migrations/0006_authorization.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

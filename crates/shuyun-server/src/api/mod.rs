@@ -1,6 +1,7 @@
 //! JSON API handlers under `/api/v1`: thin — extract, call the store, map.
 
 pub mod auth;
+pub mod authorization;
 pub mod catalogue;
 pub mod data;
 pub mod ledger;

@@ -20,6 +20,7 @@ fn concrete(path: &str) -> String {
         .replace("{rid}", "1")
         .replace("{index}", "999999")
         .replace("{lang}", "en")
+        .replace("{item}", "0")
 }
 
 fn denied(status: StatusCode) -> bool {

@@ -3,6 +3,7 @@
 
 mod access;
 mod api;
+mod authorization;
 mod browser;
 mod catalogue;
 mod kit;
