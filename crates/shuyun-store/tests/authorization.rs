@@ -42,6 +42,7 @@ both_backends!(
     agreement_concurrent_steps,
     exit_and_retention,
     disclosure,
+    prohibitions,
 );
 
 fn credit_code(n: usize, kind: OrgKind) -> shuyun_domain::CreditCode {
@@ -1803,5 +1804,86 @@ async fn disclosure(backend: Backend) {
         .await
         .expect("list");
     assert_eq!(list[0].agreement.state.as_str(), "expired");
+    w.finish().await;
+}
+
+async fn prohibitions(backend: Backend) {
+    use shuyun_domain::authorization::prohibitions::{DeliveredProduct, ProductDealing};
+    let w = world(backend).await;
+    let s = &w.store;
+    let (a, _) = w.active_agreement().await;
+    let now = at("2026-11-02", 9);
+    let scope = |fields: Value, rows: bool| -> shuyun_domain::authorization::Scope {
+        let mut g = json!({"resource": w.credit, "fields": fields});
+        if rows {
+            g["rows"] = json!([{"op": "eq", "field": "district", "value": {"type": "string", "value": "珠山区"}}]);
+        }
+        parse(json!({"resources": [g], "purposes": ["industry_development"]}))
+    };
+    // Within the agreement: fine. Beyond it (a field, all rows, another
+    // purpose, another resource): forbidden.
+    s.check_grant(a, &scope(json!(["credit_code"]), true), now)
+        .await
+        .expect("within");
+    for beyond in [
+        scope(json!(["credit_code", "credit_score"]), true),
+        scope(json!(["credit_code"]), false),
+        parse(
+            json!({"resources": [{"resource": w.credit, "fields": ["credit_code"],
+            "rows": [{"op": "eq", "field": "district", "value": {"type": "string", "value": "珠山区"}}]}],
+            "purposes": ["public_welfare"]}),
+        ),
+        parse(
+            json!({"resources": [{"resource": w.transport}], "purposes": ["industry_development"]}),
+        ),
+    ] {
+        assert_eq!(
+            code_of(s.check_grant(a, &beyond, now).await),
+            ErrorCode::Forbidden
+        );
+    }
+    // No sharing or sub-licensing to another organisation.
+    s.check_sublicence(a, w.op1.org_id)
+        .await
+        .expect("the operator");
+    for other in [w.op2.org_id, w.regulator.org_id] {
+        assert_eq!(
+            code_of(s.check_sublicence(a, other).await),
+            ErrorCode::Forbidden
+        );
+    }
+    // The operator does not buy or re-develop its own delivered product;
+    // others may.
+    let product = DeliveredProduct {
+        product_id: 1,
+        operator_org_id: w.op1.org_id,
+        agreement_id: a,
+    };
+    for dealing in [ProductDealing::Buy, ProductDealing::Redevelop] {
+        assert_eq!(
+            code_of(s.check_product_dealing(&product, w.op1.org_id, dealing)),
+            ErrorCode::Forbidden
+        );
+        s.check_product_dealing(&product, w.op2.org_id, dealing)
+            .expect("others may");
+    }
+    // Nothing is granted under a suspended agreement.
+    s.agreement_step(
+        &w.regulator,
+        a,
+        AgreementAction::Suspend,
+        "风险排查",
+        0,
+        now,
+    )
+    .await
+    .expect("suspend");
+    assert_eq!(
+        code_of(
+            s.check_grant(a, &scope(json!(["credit_code"]), true), now)
+                .await
+        ),
+        ErrorCode::Conflict
+    );
     w.finish().await;
 }

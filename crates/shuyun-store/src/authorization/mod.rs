@@ -2,8 +2,8 @@
 //! versions (`plans`), operator selections (`selections`), operating
 //! agreements with their scenario plans and the one access decision
 //! [`Store::authorize`] (`agreements`), exits with handover, destruction
-//! records and log retention (`exits`), and the public disclosure
-//! (`disclosure`).
+//! records and log retention (`exits`), the public disclosure
+//! (`disclosure`), and the prohibitions of §15 (`prohibitions`).
 //!
 //! The rules are the domain's (`shuyun_domain::authorization`); this module
 //! loads the facts they need, applies them, and writes the result. Every
@@ -18,6 +18,7 @@ pub mod agreements;
 pub mod disclosure;
 pub mod exits;
 pub mod plans;
+pub mod prohibitions;
 pub mod selections;
 
 use std::collections::{BTreeMap, BTreeSet};
