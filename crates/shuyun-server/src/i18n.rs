@@ -438,6 +438,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
 pub fn t(lang: Lang, key: &str) -> &str {
     TEXTS
         .iter()
+        .chain(crate::pages::authorization::texts::TEXTS)
         .find(|(k, _, _)| *k == key)
         .map_or(key, |(_, zh, en)| if lang == Lang::En { en } else { zh })
 }
@@ -448,12 +449,17 @@ mod tests {
 
     #[test]
     fn keys_unique_and_both_languages_present() {
-        let mut keys: Vec<&str> = TEXTS.iter().map(|(k, _, _)| *k).collect();
+        let all = || {
+            TEXTS
+                .iter()
+                .chain(crate::pages::authorization::texts::TEXTS)
+        };
+        let mut keys: Vec<&str> = all().map(|(k, _, _)| *k).collect();
         keys.sort_unstable();
         let n = keys.len();
         keys.dedup();
         assert_eq!(n, keys.len(), "duplicate i18n keys");
-        for (k, zh, en) in TEXTS {
+        for (k, zh, en) in all() {
             assert!(!zh.is_empty() && !en.is_empty(), "{k}");
         }
         for r in shuyun_domain::Role::ALL {

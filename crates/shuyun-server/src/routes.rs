@@ -126,6 +126,7 @@ pub fn table() -> Vec<Route> {
     use shuyun_store::authorization::exits::Exit;
     use shuyun_domain::authorization::selection::Score;
     use shuyun_store::authorization::selections::{Objection, PanelMember, Selection, SelectionApplication, SelectionDetail};
+    use pages::authorization::{agreements as pag, disclosure as pdc, plans as ppl, selections as psl};
     use pages::{account as pa, admin as pd, catalogue as pc, data as pdt, home as ph, ledger as pl, login as pn, open as po, tickets as ptk};
     vec![
         // Operations
@@ -295,6 +296,34 @@ pub fn table() -> Vec<Route> {
         page(M::POST, "/tickets/{id}/steps", P::Authenticated, post(ptk::step)),
         page(M::GET, "/negative-list", P::Public, get(pc::negative_list)),
         page(M::POST, "/negative-list/{id}/decide", P::NegativeListDecide, post(pc::decide_negative)),
+        // Authorization lifecycle pages (the store checks each step's role)
+        page(M::GET, "/disclosure", P::Public, get(pdc::page)),
+        page(M::GET, "/authorization", P::Authenticated, get(pages::authorization::hub)),
+        page(M::GET, "/plans/new", P::PlanDraft, get(ppl::new_form)),
+        page(M::POST, "/plans", P::PlanDraft, post(ppl::create)),
+        page(M::GET, "/plans/{id}", P::AuthorizationRead, get(ppl::show)),
+        page(M::POST, "/plans/{id}/edit", P::PlanDraft, post(ppl::edit)),
+        page(M::POST, "/plans/{id}/versions", P::PlanDraft, post(ppl::revise)),
+        page(M::POST, "/plans/{id}/steps", P::AuthorizationRead, post(ppl::step)),
+        page(M::POST, "/plans/{id}/selections", P::SelectionManage, post(psl::open)),
+        page(M::GET, "/selections/{id}", P::Public, get(psl::show)),
+        page(M::POST, "/selections/{id}/applications", P::SelectionApply, post(psl::apply)),
+        page(M::POST, "/selections/{id}/reviewers", P::SelectionManage, post(psl::add_reviewer)),
+        page(M::POST, "/selections/{id}/scores", P::Authenticated, post(psl::score)),
+        page(M::POST, "/applications/{id}/qualification", P::SelectionManage, post(psl::qualify)),
+        page(M::POST, "/selections/{id}/steps", P::SelectionManage, post(psl::step)),
+        page(M::POST, "/selections/{id}/objections", P::Authenticated, post(psl::object)),
+        page(M::POST, "/objections/{id}/answer", P::SelectionManage, post(psl::answer)),
+        page(M::POST, "/selections/{id}/agreements", P::AgreementManage, post(pag::draft)),
+        page(M::GET, "/agreements/{id}", P::Authenticated, get(pag::show)),
+        page(M::POST, "/agreements/{id}/steps", P::Authenticated, post(pag::step)),
+        page(M::POST, "/agreements/{id}/renewals", P::AgreementManage, post(pag::renew)),
+        page(M::POST, "/agreements/{id}/scenarios", P::ScenarioSubmit, post(pag::submit_scenario)),
+        page(M::POST, "/scenarios/{id}/steps", P::Authenticated, post(pag::scenario_step)),
+        page(M::POST, "/agreements/{id}/destruction", P::AgreementManage, post(pag::destroy)),
+        page(M::POST, "/agreements/{id}/handover", P::AgreementManage, post(pag::add_handover)),
+        page(M::POST, "/agreements/{id}/handover/{item}/complete", P::AgreementManage, post(pag::complete_handover)),
+        page(M::POST, "/agreements/{id}/logs/release", P::AgreementManage, post(pag::release_logs)),
         page(M::GET, "/ledger", P::LedgerRead, get(pl::explorer)),
         page(M::GET, "/ledger/entries/{index}", P::LedgerRead, get(pl::entry)),
     ]

@@ -59,6 +59,7 @@ pub async fn home(State(state): State<AppState>, ctx: PageCtx) -> Response {
     tasks.push(("/catalogue", ctx.t("cat.title")));
     if ctx.principal.is_some() {
         tasks.push(("/tickets", ctx.t("tk.title")));
+        tasks.push(("/authorization", ctx.t("nav.authorization")));
     }
     if ctx.can(Permission::NegativeListDecide) {
         tasks.push(("/negative-list", ctx.t("neg.requests")));
@@ -67,6 +68,7 @@ pub async fn home(State(state): State<AppState>, ctx: PageCtx) -> Response {
         tasks.push(("/ledger", ctx.t("task.ledger")));
     }
     tasks.push(("/account", ctx.t("task.account")));
+    let todo = super::authorization::tasks::tasks(&state, &ctx).await;
     let body = html! {
         div.card #role-home data-role=(role) {
             h1 { (ctx.t("home.welcome")) "，" (p.display_name) }
@@ -75,6 +77,7 @@ pub async fn home(State(state): State<AppState>, ctx: PageCtx) -> Response {
             p { (ctx.t("home.duties")) ": " (ctx.t(&format!("duty.{role}"))) }
             @if p.must_change_password { div.err { a href="/account" { (ctx.t("home.must_change")) } } }
         }
+        (super::authorization::tasks::card(&ctx, &todo))
         div.card {
             h2 { (ctx.t("home.tasks")) }
             div.tasks { @for (href, label) in &tasks { a href=(href) { (label) } } }

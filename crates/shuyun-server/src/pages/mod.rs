@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod authorization;
 pub mod catalogue;
 pub mod data;
 pub mod home;
@@ -196,6 +197,8 @@ pub fn layout(ctx: &PageCtx, title: &str, body: Markup) -> Markup {
                         a href="/catalogue" { (ctx.t("nav.catalogue")) }
                         a href="/negative-list" { (ctx.t("nav.negative")) }
                         a #nav-open href="/open-data" { (ctx.t("nav.open")) }
+                        a #nav-disclosure href="/disclosure" { (ctx.t("nav.disclosure")) }
+                        @if ctx.principal.is_some() { a #nav-authorization href="/authorization" { (ctx.t("nav.authorization")) } }
                         @if ctx.can(Permission::OrgRead) { a href="/admin/orgs" { (ctx.t("nav.orgs")) } }
                         @if ctx.can(Permission::UserRead) { a href="/admin/users" { (ctx.t("nav.users")) } }
                         @if ctx.principal.is_some() { a href="/tickets" { (ctx.t("nav.tickets")) } }

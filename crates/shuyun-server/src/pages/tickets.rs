@@ -19,7 +19,7 @@ use crate::api::tickets::{due_from, view};
 use crate::auth::FormFields;
 use crate::extract::ApiPath;
 
-fn deadline_cell(ctx: &PageCtx, d: Option<&Deadline>) -> Markup {
+pub fn deadline_cell(ctx: &PageCtx, d: Option<&Deadline>) -> Markup {
     html! {
         @match d {
             None => span.muted { "—" },
