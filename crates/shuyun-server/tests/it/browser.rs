@@ -17,14 +17,14 @@ use crate::kit::{App, PASSWORD, spawn_app, user_of};
 
 both_backends!(portal_in_chromium);
 
-struct Browser {
-    client: Client,
+pub struct Browser {
+    pub client: Client,
     driver: Child,
     profile: std::path::PathBuf,
 }
 
 impl Browser {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -74,7 +74,7 @@ impl Browser {
         panic!("cannot reach chromedriver: {last:?}");
     }
 
-    async fn stop(mut self) {
+    pub async fn stop(mut self) {
         let _ = self.client.close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
@@ -83,7 +83,7 @@ impl Browser {
 }
 
 /// Find an element, waiting (up to 15 s) for a navigation to bring it.
-async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
+pub async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
     for _ in 0..150 {
         if let Ok(el) = c.find(Locator::Css(css)).await {
             return el;
@@ -94,28 +94,28 @@ async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
     panic!("{css}: no such element");
 }
 
-async fn text(c: &Client, css: &str) -> String {
+pub async fn text(c: &Client, css: &str) -> String {
     find(c, css).await.text().await.expect("text")
 }
 
-async fn fill(c: &Client, css: &str, value: &str) {
+pub async fn fill(c: &Client, css: &str, value: &str) {
     let el = find(c, css).await;
     el.clear().await.expect("clear");
     el.send_keys(value).await.expect("type");
 }
 
-async fn click(c: &Client, css: &str) {
+pub async fn click(c: &Client, css: &str) {
     find(c, css).await.click().await.expect("click");
 }
 
-async fn login(c: &Client, app: &App, username: &str) {
+pub async fn login(c: &Client, app: &App, username: &str) {
     c.goto(&format!("{}/login", app.base)).await.expect("goto");
     fill(c, "#username", username).await;
     fill(c, "#password", PASSWORD).await;
     click(c, "#login-submit").await;
 }
 
-async fn role_of_page(c: &Client) -> String {
+pub async fn role_of_page(c: &Client) -> String {
     match c.find(Locator::Css("body")).await {
         Ok(b) => b.attr("data-role").await.ok().flatten().unwrap_or_default(),
         Err(_) => String::new(),
@@ -124,7 +124,7 @@ async fn role_of_page(c: &Client) -> String {
 
 /// Wait (up to 15 s) for the page to reach the given role; navigation after
 /// a click completes asynchronously.
-async fn wait_role(c: &Client, role: &str) {
+pub async fn wait_role(c: &Client, role: &str) {
     let mut last = String::new();
     for _ in 0..150 {
         last = role_of_page(c).await;
@@ -137,7 +137,7 @@ async fn wait_role(c: &Client, role: &str) {
 }
 
 /// Wait (up to 15 s) until the text of `css` satisfies `ok`; return it.
-async fn eventually(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+pub async fn eventually(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
     let mut last = String::new();
     for _ in 0..150 {
         if let Ok(el) = c.find(Locator::Css(css)).await
@@ -159,7 +159,7 @@ async fn eventually(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String 
     panic!("{css}: condition never held at {url}; last text {last:?}");
 }
 
-async fn screenshot(c: &Client, name: &str) {
+pub async fn screenshot(c: &Client, name: &str) {
     if let Ok(png) = c.screenshot().await {
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
         let _ = std::fs::create_dir_all(&dir);

@@ -5,6 +5,7 @@ mod access;
 mod api;
 mod authorization;
 mod browser;
+mod browser_authorization;
 mod catalogue;
 mod kit;
 mod open;
