@@ -164,24 +164,25 @@ async fn run_server(cfg: Config, demo: Option<f64>) -> Result<(), String> {
         if !(scale > 0.0 && scale <= 10_000.0) {
             return Err("--scale is a number above 0 and at most 10000".into());
         }
-        if shuyun_server::demo::seed(&store, clock.now())
+        // The demo's history starts ninety days ago, so the authorization
+        // chain (whose deadlines are weeks of working days) is complete.
+        let start = clock.now() - 90 * 86_400_000;
+        if shuyun_server::demo::seed(&store, start)
             .await
             .map_err(|e| e.to_string())?
         {
             tracing::info!("seeded the Jingdezhen pilot organisations and demo logins");
-            let n = shuyun_server::demo::seed_pilot(
-                &store,
-                objects.clone(),
-                &division,
-                scale,
-                clock.now(),
-            )
-            .await?;
+            let n =
+                shuyun_server::demo::seed_pilot(&store, objects.clone(), &division, scale, start)
+                    .await?;
             tracing::info!(
                 resources = n,
                 scale,
                 "registered and loaded the pilot resources"
             );
+            shuyun_server::demo::seed_authorization(&store, &cfg.calendar, start + 3_600_000)
+                .await?;
+            tracing::info!("authorized the pilot's enterprise credit scenario");
         }
     }
     let listener = tokio::net::TcpListener::bind(cfg.listen)

@@ -305,6 +305,229 @@ pub async fn seed_pilot(
     Ok(count)
 }
 
+/// Days in milliseconds, for the demo's back-dated history.
+const DAY_MS: i64 = 86_400_000;
+
+/// The authorization history of the pilot's enterprise credit product,
+/// starting at `start_ms` (about sixty days before now): the plan drafted,
+/// approved, filed and in force; an open tender both operators applied to,
+/// scored by a panel, published and awarded to 瓷都数据运营; the agreement
+/// (five years, four fields of 企业信用信息 in two districts) signed,
+/// filed and active; its scenario plan 企业信用辅助评估 approved. Each step
+/// goes through the store as in the portal, at its own time, so deadlines
+/// and the ledger read as they would have. Needs [`seed`] and the pilot's
+/// enterprise credit resource; does nothing if a plan exists.
+pub async fn seed_authorization(
+    store: &Store,
+    calendar: &shuyun_domain::calendar::WorkCalendar,
+    start_ms: i64,
+) -> Result<bool, String> {
+    use serde_json::json;
+    use shuyun_domain::authorization::{
+        AgreementAction, AgreementContent, PlanAction, PlanContent, ScenarioAction, ScenarioPlan,
+        SelectionAction, SelectionSpec, Term, filing_due_ms,
+    };
+    use shuyun_domain::calendar::Date;
+
+    let err = |e: shuyun_store::StoreError| e.into_domain().message;
+    if !store.plans().await.map_err(err)?.is_empty() {
+        return Ok(false);
+    }
+    let code = store
+        .resources(shuyun_store::catalogue::CatalogueView::Whole)
+        .await
+        .map_err(err)?
+        .into_iter()
+        .find(|r| r.name == "企业信用信息")
+        .map(|r| r.code)
+        .ok_or("the pilot's enterprise credit resource is not registered")?;
+    let mut t = start_ms;
+    let mut logins = Vec::new();
+    for u in ["szzx", "sjj", "yunying1", "yunying2"] {
+        logins.push(
+            store
+                .login(u, DEMO_PASSWORD, "demo", t)
+                .await
+                .map_err(err)?
+                .principal,
+        );
+    }
+    let [szzx, sjj, op1, op2] = <[_; 4]>::try_from(logins).map_err(|_| "demo logins")?;
+
+    // The plan (实施方案), by scenario.
+    let content: PlanContent = serde_json::from_value(json!({
+        "name": "景德镇市公共数据资源授权运营实施方案（信用领域）",
+        "necessity_feasibility": "信用数据需求旺盛而供给不足，授权运营可服务普惠金融和营商环境",
+        "operator_criteria": "具备数据加工运营能力和安全保障能力，经营和信用状况良好，近三年无重大违法记录",
+        "authorization": {"mode": "by_scenario", "scenarios": ["企业信用辅助评估", "普惠金融服务"]},
+        "data_scope": [code],
+        "term_months": 60,
+        "schedule": "方案审定后启动遴选，当年完成协议签订并上线首个场景",
+        "evaluation_exit": "年度运营评估；期满、违约或主动申请时退出并交接",
+        "products": [
+            {"name": "企业信用辅助评估", "area": "金融服务", "use": "industry"},
+            {"name": "小微企业信用画像（公益版）", "area": "营商环境", "use": "public_good"}
+        ],
+        "cost_revenue": "谁投入、谁贡献、谁受益；运营服务费按政府定价核算",
+        "security_emergency": "数据沙箱内计算，结果出域审核，分级分类防护与应急预案",
+        "rights_duties": "实施机构负责监督，运营机构依约开发运营，数源部门保障数据质量",
+        "supervision": "市数据局统筹监督，网信、公安等部门按职责监管"
+    }))
+    .map_err(|e| format!("demo plan: {e}"))?;
+    let plan = store.create_plan(&szzx, content, t).await.map_err(err)?;
+    for (p, action, note, days) in [
+        (&szzx, PlanAction::Submit, "提请审定", 0),
+        (&sjj, PlanAction::Approve, "市政府常务会议审定", 1),
+        (&sjj, PlanAction::File, "赣数备〔2026〕9号", 2),
+        (&sjj, PlanAction::Activate, "", 0),
+    ] {
+        t += days * DAY_MS;
+        store
+            .plan_step(p, plan.id, action, note, filing_due_ms(calendar, t), t)
+            .await
+            .map_err(err)?;
+    }
+
+    // The open tender (公开招标) for the credit scenario.
+    t += DAY_MS;
+    let method = shuyun_domain::authorization::SelectionMethod::OpenTender;
+    let earliest = method.earliest_deadline_ms(calendar, t);
+    let spec: SelectionSpec = serde_json::from_value(json!({
+        "title": "企业信用辅助评估场景运营机构遴选",
+        "method": "open_tender",
+        "scenario": "企业信用辅助评估",
+        "criteria": [
+            {"name": "技术方案", "weight": 40}, {"name": "运营能力", "weight": 30},
+            {"name": "安全保障", "weight": 20}, {"name": "信用状况", "weight": 10}
+        ],
+        "application_deadline_ms": earliest + DAY_MS,
+        "notice_working_days": 5,
+        "min_applicants": 2
+    }))
+    .map_err(|e| format!("demo selection: {e}"))?;
+    let sel = store
+        .open_selection(&szzx, plan.id, spec, earliest, t)
+        .await
+        .map_err(err)?;
+    for reviewer in [&szzx, &sjj] {
+        store
+            .add_reviewer(&szzx, sel.id, reviewer.user_id, t)
+            .await
+            .map_err(err)?;
+    }
+    t += DAY_MS;
+    let a1 = store
+        .apply_selection(
+            &op1,
+            sel.id,
+            "瓷都数据运营：技术方案、运营团队、数据安全管理体系认证、信用报告",
+            t,
+        )
+        .await
+        .map_err(err)?;
+    let a2 = store
+        .apply_selection(&op2, sel.id, "昌南数智：技术方案、运营案例、信用报告", t)
+        .await
+        .map_err(err)?;
+    t = sel.spec.application_deadline_ms + DAY_MS;
+    let notice = |t: i64| sel.spec.notice_ends_ms(calendar, t);
+    store
+        .selection_step(&szzx, sel.id, SelectionAction::Close, "", notice(t), t)
+        .await
+        .map_err(err)?;
+    for (reviewer, app, points) in [
+        (&szzx, a1.id, [3600, 2600, 1800, 900]),
+        (&sjj, a1.id, [3500, 2500, 1700, 900]),
+        (&szzx, a2.id, [3000, 2400, 1600, 800]),
+        (&sjj, a2.id, [3100, 2300, 1500, 700]),
+    ] {
+        store
+            .score_application(reviewer, sel.id, app, &points, t)
+            .await
+            .map_err(err)?;
+    }
+    let published = store
+        .selection_step(&szzx, sel.id, SelectionAction::Publish, "", notice(t), t)
+        .await
+        .map_err(err)?;
+    t = published.notice_ends_at.ok_or("no notice period")? + DAY_MS;
+    store
+        .selection_step(&szzx, sel.id, SelectionAction::Award, "", notice(t), t)
+        .await
+        .map_err(err)?;
+
+    // The operating agreement (运营协议) and the approved scenario.
+    t += DAY_MS;
+    let start = Date::from_epoch_ms_beijing(t);
+    let rows = json!([{"op": "in", "field": "district", "values": [
+        {"type": "string", "value": "珠山区"}, {"type": "string", "value": "昌江区"}
+    ]}]);
+    let content: AgreementContent = serde_json::from_value(json!({
+        "term": {"start": start, "end": Term::last_day(start, 60)},
+        "scope": {
+            "resources": [{
+                "resource": code,
+                "fields": ["credit_code", "name", "district", "industry", "credit_score", "credit_level"],
+                "rows": rows
+            }],
+            "scenarios": ["企业信用辅助评估"],
+            "purposes": ["industry_development"]
+        },
+        "products": [{"name": "企业信用辅助评估", "area": "金融服务", "use": "industry"}],
+        "revenue_sharing": [
+            {"party": "operator", "org_id": op1.org_id, "basis_points": 6000},
+            {"party": "implementing_institution", "org_id": szzx.org_id, "basis_points": 4000}
+        ]
+    }))
+    .map_err(|e| format!("demo agreement: {e}"))?;
+    let agreement = store
+        .draft_agreement(&szzx, sel.id, content, t)
+        .await
+        .map_err(err)?;
+    for (action, note, days) in [
+        (AgreementAction::Sign, "经集体决策后签订", 1),
+        (AgreementAction::File, "赣数备〔2026〕协字3号", 3),
+        (AgreementAction::Activate, "", 1),
+    ] {
+        t += days * DAY_MS;
+        store
+            .agreement_step(
+                &szzx,
+                agreement.id,
+                action,
+                note,
+                filing_due_ms(calendar, t),
+                t,
+            )
+            .await
+            .map_err(err)?;
+    }
+    t += DAY_MS;
+    let plan: ScenarioPlan = serde_json::from_value(json!({
+        "name": "企业信用辅助评估",
+        "purpose": "industry_development",
+        "description": "为浮梁农商银行等金融机构提供小微企业信用辅助评估：按行业、区县的信用等级分布与评分统计，以及单户核验结果",
+        "data": [{"resource": code, "fields": ["credit_code", "district", "industry", "credit_score", "credit_level"], "rows": rows}],
+        "outputs": ["aggregate", "verification", "api_service"],
+        "security_measures": "数据沙箱内建模，输出经最小单元数检查和两人审核后出域，接口按合同限量调用",
+        "product": {"name": "企业信用辅助评估", "kind": "api_service"}
+    }))
+    .map_err(|e| format!("demo scenario: {e}"))?;
+    let sc = store
+        .submit_scenario(&op1, agreement.id, plan, t)
+        .await
+        .map_err(err)?;
+    t += DAY_MS;
+    store
+        .scenario_step(&szzx, sc.id, ScenarioAction::Approve, "同意开发", t)
+        .await
+        .map_err(err)?;
+    for p in [&szzx, &sjj, &op1, &op2] {
+        store.logout(p, t).await.map_err(err)?;
+    }
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

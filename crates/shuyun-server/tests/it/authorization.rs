@@ -15,7 +15,8 @@ use crate::kit::{App, spawn_app};
 both_backends!(
     plan_lifecycle,
     selection_through_api,
-    enterprise_credit_chain
+    enterprise_credit_chain,
+    demo_history
 );
 
 const DAY: i64 = 86_400_000;
@@ -729,6 +730,65 @@ async fn enterprise_credit_chain(backend: Backend) {
     );
     let exits: Vec<Value> = t.jianguan.get("/api/v1/exits").await.expect("exits");
     assert_eq!(exits.len(), 1);
+    assert!(app.store.verify_ledger().await.expect("verify").ok());
+    app.stop().await;
+}
+
+/// The demo's authorization history: run through the store step by step
+/// from today (the demo starts ninety days back); sixty days on, the
+/// agreement is active, its scenario approved, the operator allowed, and
+/// the public sees it.
+async fn demo_history(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let code = enterprise_credit(&app).await;
+    // The server's clock (its offset is zero until advanced).
+    let t0 = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("ms");
+    let cal = WorkCalendar::builtin();
+    assert!(
+        shuyun_server::demo::seed_authorization(&app.store, &cal, t0)
+            .await
+            .expect("history")
+    );
+    assert!(
+        !shuyun_server::demo::seed_authorization(&app.store, &cal, t0)
+            .await
+            .expect("again"),
+        "seeding twice does nothing"
+    );
+    app.advance_ms(60 * DAY);
+    let public: Vec<Value> = app
+        .client()
+        .get("/api/v1/public/authorizations")
+        .await
+        .expect("disclosure");
+    assert_eq!(public.len(), 1);
+    assert_eq!(public[0]["state"], "active");
+    assert_eq!(
+        public[0]["operator_org_name"],
+        "景德镇瓷都数据运营有限公司（演示）"
+    );
+    let operator = app.login("yunying1").await;
+    let agreements: Vec<Value> = operator.get("/api/v1/agreements").await.expect("mine");
+    let id = agreements[0]["id"].as_i64().expect("id");
+    let detail: Value = operator
+        .get(&format!("/api/v1/agreements/{id}"))
+        .await
+        .expect("agreement");
+    assert_eq!(detail["scenarios"][0]["state"], "approved");
+    let sid = detail["scenarios"][0]["id"].as_i64().expect("scenario");
+    let d: Value = post(
+        &operator,
+        "/api/v1/authorize",
+        json!({"resource": code, "scenario_id": sid}),
+    )
+    .await;
+    assert_eq!(d["decision"], "allow", "{d}");
     assert!(app.store.verify_ledger().await.expect("verify").ok());
     app.stop().await;
 }
