@@ -71,6 +71,34 @@ async fn submit(c: &Client, button: &str) {
     panic!("{button}: no answer");
 }
 
+/// The twelve items of the plan for the enterprise credit resource, all
+/// but the term.
+async fn fill_plan(c: &Client, code: &str) {
+    fill(c, "#plan-name", "景德镇市公共数据资源授权运营实施方案").await;
+    for (field, value) in [
+        (
+            "necessity_feasibility",
+            "公共数据资源富集但开发利用不足，具备授权运营条件",
+        ),
+        (
+            "operator_criteria",
+            "具备数据加工运营能力，经营和信用状况良好",
+        ),
+        ("schedule", "2026年第四季度启动遴选"),
+        ("evaluation_exit", "年度评估；期满或违约退出"),
+        ("cost_revenue", "谁投入、谁贡献、谁受益"),
+        ("security_emergency", "数据沙箱，结果出域审核，应急预案"),
+        ("rights_duties", "见运营协议"),
+        ("supervision", "市数据局监督，网信等部门按职责监管"),
+    ] {
+        fill(c, &format!("#plan-{field}"), value).await;
+    }
+    click(c, "#plan-mode option[value='by_scenario']").await;
+    fill(c, "#plan-mode_list", "企业信用辅助评估\n普惠金融服务").await;
+    click(c, &format!("#plan-scope input[value='{code}']")).await;
+    fill(c, "#plan-products", "企业信用辅助评估 | 金融服务 | 产业").await;
+}
+
 /// The id at the end of the current URL's path.
 async fn current_id(c: &Client) -> i64 {
     let url = c.current_url().await.expect("url");
@@ -114,29 +142,7 @@ async fn authorization_in_chromium(backend: Backend) {
     eventually(c, "#todo", |t| t.contains("待办事项")).await;
     goto(c, &app, "/authorization").await;
     click(c, "#new-plan").await;
-    fill(c, "#plan-name", "景德镇市公共数据资源授权运营实施方案").await;
-    for (field, value) in [
-        (
-            "necessity_feasibility",
-            "公共数据资源富集但开发利用不足，具备授权运营条件",
-        ),
-        (
-            "operator_criteria",
-            "具备数据加工运营能力，经营和信用状况良好",
-        ),
-        ("schedule", "2026年第四季度启动遴选"),
-        ("evaluation_exit", "年度评估；期满或违约退出"),
-        ("cost_revenue", "谁投入、谁贡献、谁受益"),
-        ("security_emergency", "数据沙箱，结果出域审核，应急预案"),
-        ("rights_duties", "见运营协议"),
-        ("supervision", "市数据局监督，网信等部门按职责监管"),
-    ] {
-        fill(c, &format!("#plan-{field}"), value).await;
-    }
-    click(c, "#plan-mode option[value='by_scenario']").await;
-    fill(c, "#plan-mode_list", "企业信用辅助评估\n普惠金融服务").await;
-    click(c, &format!("#plan-scope input[value='{code}']")).await;
-    fill(c, "#plan-products", "企业信用辅助评估 | 金融服务 | 产业").await;
+    fill_plan(c, &code).await;
     fill(c, "#plan-term", "72").await;
     // The browser itself stops a term over 60 months; the server refuses
     // it too when that check is bypassed.
@@ -156,29 +162,7 @@ async fn authorization_in_chromium(backend: Backend) {
         .expect("plans");
     assert!(none.is_empty(), "a refused plan creates nothing");
     // The form comes back empty: fill it again with a five-year term.
-    fill(c, "#plan-name", "景德镇市公共数据资源授权运营实施方案").await;
-    for (field, value) in [
-        (
-            "necessity_feasibility",
-            "公共数据资源富集但开发利用不足，具备授权运营条件",
-        ),
-        (
-            "operator_criteria",
-            "具备数据加工运营能力，经营和信用状况良好",
-        ),
-        ("schedule", "2026年第四季度启动遴选"),
-        ("evaluation_exit", "年度评估；期满或违约退出"),
-        ("cost_revenue", "谁投入、谁贡献、谁受益"),
-        ("security_emergency", "数据沙箱，结果出域审核，应急预案"),
-        ("rights_duties", "见运营协议"),
-        ("supervision", "市数据局监督，网信等部门按职责监管"),
-    ] {
-        fill(c, &format!("#plan-{field}"), value).await;
-    }
-    click(c, "#plan-mode option[value='by_scenario']").await;
-    fill(c, "#plan-mode_list", "企业信用辅助评估\n普惠金融服务").await;
-    click(c, &format!("#plan-scope input[value='{code}']")).await;
-    fill(c, "#plan-products", "企业信用辅助评估 | 金融服务 | 产业").await;
+    fill_plan(c, &code).await;
     fill(c, "#plan-term", "60").await;
     click(c, "#plan-save").await;
     eventually(c, "#plan-state", |t| t == "草稿").await;

@@ -33,8 +33,7 @@ use shuyun_store::authorization::selections::Selection;
 use shuyun_store::catalogue::CatalogueView;
 
 use super::plans::{parse_products, products_list, products_text};
-use super::selections::form_handler;
-use super::{Names, label, lines, step_form, steps_table};
+use super::{Done, Names, form_handler, label, lines, step_form, steps_table};
 use crate::AppState;
 use crate::auth::FormFields;
 use crate::extract::ApiPath;
@@ -258,30 +257,19 @@ pub async fn draft_form(ctx: &PageCtx, state: &AppState, sel: &Selection, plan: 
     }
 }
 
-pub async fn draft(
-    State(state): State<AppState>,
-    ctx: PageCtx,
-    ApiPath(selection_id): ApiPath<i64>,
-    body: axum::body::Bytes,
-) -> Response {
-    let Some(p) = &ctx.principal else {
-        return Redirect::to("/login").into_response();
-    };
-    let f = FormFields::parse(&body);
-    let result = async {
+form_handler!(
+    draft,
+    format!("/selections/{selection_id}"),
+    |state, ctx, p, selection_id, f| {
         let content = parse_agreement(&f)?;
-        state
+        let a = state
             .store
             .draft_agreement(p, selection_id, content, state.now())
             .await
-            .map_err(StoreError::into_domain)
+            .map_err(StoreError::into_domain)?;
+        Ok(Done::at(format!("/agreements/{}", a.id)))
     }
-    .await;
-    match result {
-        Ok(a) => crate::pages::back(&format!("/agreements/{}", a.id), Ok(ctx.t("common.done"))),
-        Err(e) => crate::pages::back(&format!("/selections/{selection_id}"), Err(e.message)),
-    }
-}
+);
 
 fn scope_table(ctx: &PageCtx, scope: &Scope, names: &[(String, String)]) -> Markup {
     html! {
@@ -599,33 +587,22 @@ form_handler!(step, format!("/agreements/{id}"), |state, ctx, p, id, f| {
         )
         .await
         .map_err(StoreError::into_domain)?;
-    Ok(label(&ctx, "ag_state", a.state.as_str()))
+    Ok(Done::said(label(&ctx, "ag_state", a.state.as_str())))
 });
 
-pub async fn renew(
-    State(state): State<AppState>,
-    ctx: PageCtx,
-    ApiPath(id): ApiPath<i64>,
-    body: axum::body::Bytes,
-) -> Response {
-    let Some(p) = &ctx.principal else {
-        return Redirect::to("/login").into_response();
-    };
-    let f = FormFields::parse(&body);
-    let result = async {
+form_handler!(
+    renew,
+    format!("/agreements/{id}"),
+    |state, ctx, p, id, f| {
         let end = parse_date("end", &f.get("end"))?;
-        state
+        let a = state
             .store
             .renew_agreement(p, id, end, state.now())
             .await
-            .map_err(StoreError::into_domain)
+            .map_err(StoreError::into_domain)?;
+        Ok(Done::at(format!("/agreements/{}", a.id)))
     }
-    .await;
-    match result {
-        Ok(a) => crate::pages::back(&format!("/agreements/{}", a.id), Ok(ctx.t("common.done"))),
-        Err(e) => crate::pages::back(&format!("/agreements/{id}"), Err(e.message)),
-    }
-}
+);
 
 form_handler!(
     submit_scenario,
@@ -637,7 +614,7 @@ form_handler!(
             .submit_scenario(p, id, plan, state.now())
             .await
             .map_err(StoreError::into_domain)?;
-        Ok(String::new())
+        Ok(Done::here())
     }
 );
 
@@ -691,7 +668,7 @@ form_handler!(
             )
             .await
             .map_err(StoreError::into_domain)?;
-        Ok(String::new())
+        Ok(Done::here())
     }
 );
 
@@ -704,7 +681,7 @@ form_handler!(
             .add_handover_item(p, id, &f.get("title"), state.now())
             .await
             .map_err(StoreError::into_domain)?;
-        Ok(String::new())
+        Ok(Done::here())
     }
 );
 
@@ -737,6 +714,6 @@ form_handler!(
             .release_work_logs(p, id, state.now())
             .await
             .map_err(StoreError::into_domain)?;
-        Ok(String::new())
+        Ok(Done::here())
     }
 );

@@ -70,6 +70,77 @@ pub fn step_form(ctx: &PageCtx, to: &str, group: &str, actions: &[&str]) -> Mark
     }
 }
 
+/// What a form post did: where to go next (default: back to the page of
+/// the form) and what to say.
+pub struct Done {
+    pub to: Option<String>,
+    pub what: String,
+}
+
+impl Done {
+    /// Back to the form's page with "done".
+    pub fn here() -> Self {
+        Self {
+            to: None,
+            what: String::new(),
+        }
+    }
+
+    /// Back to the form's page with "done" and what was done.
+    pub fn said(what: String) -> Self {
+        Self { to: None, what }
+    }
+
+    /// To the page of what was created.
+    pub fn at(to: String) -> Self {
+        Self {
+            to: Some(to),
+            what: String::new(),
+        }
+    }
+}
+
+/// A form-post handler: signed in or to the login page; the form parsed;
+/// `$body` (a `Result<Done, DomainError>`) run; then a redirect to where it
+/// leads, or back to `$to` with the refusal. With `$id`, the handler takes
+/// one path parameter.
+macro_rules! form_handler {
+    ($name:ident, $to:expr, |$state:ident, $ctx:ident, $p:ident, $id:ident, $f:ident| $body:expr) => {
+        pub async fn $name(
+            axum::extract::State($state): axum::extract::State<crate::AppState>,
+            $ctx: crate::pages::PageCtx,
+            crate::extract::ApiPath($id): crate::extract::ApiPath<i64>,
+            body: axum::body::Bytes,
+        ) -> axum::response::Response {
+            $crate::pages::authorization::form_handler!(@run $state, $ctx, $p, $f, body, $to, $body)
+        }
+    };
+    ($name:ident, $to:expr, |$state:ident, $ctx:ident, $p:ident, $f:ident| $body:expr) => {
+        pub async fn $name(
+            axum::extract::State($state): axum::extract::State<crate::AppState>,
+            $ctx: crate::pages::PageCtx,
+            body: axum::body::Bytes,
+        ) -> axum::response::Response {
+            $crate::pages::authorization::form_handler!(@run $state, $ctx, $p, $f, body, $to, $body)
+        }
+    };
+    (@run $state:ident, $ctx:ident, $p:ident, $f:ident, $bytes:ident, $to:expr, $body:expr) => {{
+        use axum::response::IntoResponse;
+        let Some($p) = &$ctx.principal else {
+            return axum::response::Redirect::to("/login").into_response();
+        };
+        let $f = crate::auth::FormFields::parse(&$bytes);
+        let back: String = $to;
+        let result: Result<$crate::pages::authorization::Done, shuyun_domain::DomainError> =
+            async { $body }.await;
+        match result {
+            Ok(done) => $ctx.after(done.to.as_deref().unwrap_or(&back), Ok(done.what)),
+            Err(e) => $ctx.after(&back, Err(e)),
+        }
+    }};
+}
+pub(crate) use form_handler;
+
 /// Non-empty lines of a text area, each split at `|` (or the full-width
 /// `｜`) into trimmed parts.
 pub fn lines(text: &str) -> Vec<Vec<String>> {

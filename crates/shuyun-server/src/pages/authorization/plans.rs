@@ -18,7 +18,7 @@ use shuyun_store::authorization::StepObject;
 use shuyun_store::authorization::plans::Plan;
 use shuyun_store::catalogue::{CatalogueView, Resource};
 
-use super::{Names, label, lines, step_form, steps_table};
+use super::{Done, Names, form_handler, label, lines, step_form, steps_table};
 use crate::AppState;
 use crate::auth::FormFields;
 use crate::extract::ApiPath;
@@ -229,29 +229,15 @@ pub async fn new_form(State(state): State<AppState>, ctx: PageCtx) -> Response {
     html_response(StatusCode::OK, layout(&ctx, &ctx.t("az.plan.new"), body))
 }
 
-pub async fn create(
-    State(state): State<AppState>,
-    ctx: PageCtx,
-    body: axum::body::Bytes,
-) -> Response {
-    let Some(p) = &ctx.principal else {
-        return Redirect::to("/login").into_response();
-    };
-    let f = FormFields::parse(&body);
-    let result = async {
-        let content = parse_form(&f)?;
-        state
-            .store
-            .create_plan(p, content, state.now())
-            .await
-            .map_err(StoreError::into_domain)
-    }
-    .await;
-    match result {
-        Ok(plan) => crate::pages::back(&format!("/plans/{}", plan.id), Ok(ctx.t("common.done"))),
-        Err(e) => crate::pages::back("/plans/new", Err(e.message)),
-    }
-}
+form_handler!(create, "/plans/new".to_string(), |state, ctx, p, f| {
+    let content = parse_form(&f)?;
+    let plan = state
+        .store
+        .create_plan(p, content, state.now())
+        .await
+        .map_err(StoreError::into_domain)?;
+    Ok(Done::at(format!("/plans/{}", plan.id)))
+});
 
 fn content_table(ctx: &PageCtx, plan: &Plan) -> Markup {
     let c = plan.content.input();
@@ -382,92 +368,50 @@ pub async fn show(
     html_response(StatusCode::OK, layout(&ctx, &plan.content.name, body))
 }
 
-pub async fn edit(
-    State(state): State<AppState>,
-    ctx: PageCtx,
-    ApiPath(id): ApiPath<i64>,
-    body: axum::body::Bytes,
-) -> Response {
-    let Some(p) = &ctx.principal else {
-        return Redirect::to("/login").into_response();
-    };
-    let f = FormFields::parse(&body);
-    let result = async {
-        let content = parse_form(&f)?;
-        state
-            .store
-            .update_plan(p, id, content, state.now())
-            .await
-            .map_err(StoreError::into_domain)?;
-        Ok(String::new())
-    }
-    .await;
-    ctx.after(&format!("/plans/{id}"), result)
-}
+form_handler!(edit, format!("/plans/{id}"), |state, ctx, p, id, f| {
+    let content = parse_form(&f)?;
+    state
+        .store
+        .update_plan(p, id, content, state.now())
+        .await
+        .map_err(StoreError::into_domain)?;
+    Ok(Done::here())
+});
 
-pub async fn revise(
-    State(state): State<AppState>,
-    ctx: PageCtx,
-    ApiPath(id): ApiPath<i64>,
-    body: axum::body::Bytes,
-) -> Response {
-    let Some(p) = &ctx.principal else {
-        return Redirect::to("/login").into_response();
-    };
-    let f = FormFields::parse(&body);
-    let result = async {
-        let content = parse_form(&f)?;
-        state
-            .store
-            .revise_plan(p, id, content, state.now())
-            .await
-            .map_err(StoreError::into_domain)
-    }
-    .await;
-    match result {
-        Ok(plan) => crate::pages::back(
-            &format!("/plans/{}", plan.id),
-            Ok(format!(
-                "{} v{} · {}",
-                ctx.t("common.done"),
-                plan.version,
-                label(&ctx, "rev", plan.revision.as_str())
-            )),
+form_handler!(revise, format!("/plans/{id}"), |state, ctx, p, id, f| {
+    let content = parse_form(&f)?;
+    let plan = state
+        .store
+        .revise_plan(p, id, content, state.now())
+        .await
+        .map_err(StoreError::into_domain)?;
+    Ok(Done {
+        to: Some(format!("/plans/{}", plan.id)),
+        what: format!(
+            "v{} · {}",
+            plan.version,
+            label(&ctx, "rev", plan.revision.as_str())
         ),
-        Err(e) => crate::pages::back(&format!("/plans/{id}"), Err(e.message)),
-    }
-}
+    })
+});
 
-pub async fn step(
-    State(state): State<AppState>,
-    ctx: PageCtx,
-    ApiPath(id): ApiPath<i64>,
-    body: axum::body::Bytes,
-) -> Response {
-    let Some(p) = &ctx.principal else {
-        return Redirect::to("/login").into_response();
-    };
-    let f = FormFields::parse(&body);
-    let result = async {
-        let action = PlanAction::parse(&f.get("action"))?;
-        let now = state.now();
-        let plan = state
-            .store
-            .plan_step(
-                p,
-                id,
-                action,
-                &f.get("note"),
-                filing_due_ms(&state.calendar, now),
-                now,
-            )
-            .await
-            .map_err(StoreError::into_domain)?;
-        Ok(label(&ctx, "plan_state", plan.state.as_str()))
-    }
-    .await;
-    ctx.after(&format!("/plans/{id}"), result)
-}
+form_handler!(step, format!("/plans/{id}"), |state, ctx, p, id, f| {
+    let action = PlanAction::parse(&f.get("action"))?;
+    let now = state.now();
+    let plan = state
+        .store
+        .plan_step(
+            p,
+            id,
+            action,
+            &f.get("note"),
+            filing_due_ms(&state.calendar, now),
+            now,
+        )
+        .await
+        .map_err(StoreError::into_domain)?;
+    Ok(Done::said(label(&ctx, "plan_state", plan.state.as_str())))
+});
 
 #[cfg(test)]
 mod tests {

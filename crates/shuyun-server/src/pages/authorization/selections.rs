@@ -17,7 +17,9 @@ use shuyun_store::StoreError;
 use shuyun_store::authorization::plans::Plan;
 use shuyun_store::authorization::selections::{RankedApplicant, Selection, SelectionDetail};
 
-use super::{Names, beijing_input, beijing_ms, label, lines, step_form, steps_table};
+use super::{
+    Done, Names, beijing_input, beijing_ms, form_handler, label, lines, step_form, steps_table,
+};
 use crate::AppState;
 use crate::auth::FormFields;
 use crate::extract::ApiPath;
@@ -161,32 +163,21 @@ fn parse_spec(f: &FormFields) -> Result<SelectionSpec, DomainError> {
     })
 }
 
-pub async fn open(
-    State(state): State<AppState>,
-    ctx: PageCtx,
-    ApiPath(plan_id): ApiPath<i64>,
-    body: axum::body::Bytes,
-) -> Response {
-    let Some(p) = &ctx.principal else {
-        return Redirect::to("/login").into_response();
-    };
-    let f = FormFields::parse(&body);
-    let result = async {
+form_handler!(
+    open,
+    format!("/plans/{plan_id}"),
+    |state, ctx, p, plan_id, f| {
         let spec = parse_spec(&f)?;
         let now = state.now();
         let earliest = spec.method.earliest_deadline_ms(&state.calendar, now);
-        state
+        let s = state
             .store
             .open_selection(p, plan_id, spec, earliest, now)
             .await
-            .map_err(StoreError::into_domain)
+            .map_err(StoreError::into_domain)?;
+        Ok(Done::at(format!("/selections/{}", s.id)))
     }
-    .await;
-    match result {
-        Ok(s) => crate::pages::back(&format!("/selections/{}", s.id), Ok(ctx.t("common.done"))),
-        Err(e) => crate::pages::back(&format!("/plans/{plan_id}"), Err(e.message)),
-    }
-}
+);
 
 fn ranking_table(ctx: &PageCtx, ranking: &[RankedApplicant], id: &str) -> Markup {
     html! {
@@ -426,26 +417,6 @@ fn score_rows(d: &SelectionDetail) -> Vec<((i64, i64), Vec<u32>)> {
     rows.into_iter().collect()
 }
 
-macro_rules! form_handler {
-    ($name:ident, $to:expr, |$state:ident, $ctx:ident, $p:ident, $id:ident, $f:ident| $body:expr) => {
-        pub async fn $name(
-            State($state): State<AppState>,
-            $ctx: PageCtx,
-            ApiPath($id): ApiPath<i64>,
-            body: axum::body::Bytes,
-        ) -> Response {
-            let Some($p) = &$ctx.principal else {
-                return Redirect::to("/login").into_response();
-            };
-            let $f = FormFields::parse(&body);
-            let to: String = $to;
-            let result: Result<String, DomainError> = async { $body }.await;
-            $ctx.after(&to, result)
-        }
-    };
-}
-pub(crate) use form_handler;
-
 form_handler!(
     apply,
     format!("/selections/{id}"),
@@ -455,7 +426,7 @@ form_handler!(
             .apply_selection(p, id, &f.get("materials"), state.now())
             .await
             .map_err(StoreError::into_domain)?;
-        Ok(String::new())
+        Ok(Done::here())
     }
 );
 
@@ -472,7 +443,7 @@ form_handler!(
             .add_reviewer(p, id, user, state.now())
             .await
             .map_err(StoreError::into_domain)?;
-        Ok(String::new())
+        Ok(Done::here())
     }
 );
 
@@ -497,7 +468,7 @@ form_handler!(
             .score_application(p, id, application, &pts, state.now())
             .await
             .map_err(StoreError::into_domain)?;
-        Ok(String::new())
+        Ok(Done::here())
     }
 );
 
@@ -516,7 +487,7 @@ form_handler!(
             )
             .await
             .map_err(StoreError::into_domain)?;
-        Ok(String::new())
+        Ok(Done::here())
     }
 );
 
@@ -529,7 +500,7 @@ form_handler!(
             .raise_objection(p, id, &f.get("text"), state.now())
             .await
             .map_err(StoreError::into_domain)?;
-        Ok(String::new())
+        Ok(Done::here())
     }
 );
 
@@ -548,7 +519,7 @@ form_handler!(
             )
             .await
             .map_err(StoreError::into_domain)?;
-        Ok(String::new())
+        Ok(Done::here())
     }
 );
 
@@ -566,7 +537,7 @@ form_handler!(step, format!("/selections/{id}"), |state, ctx, p, id, f| {
         .selection_step(p, id, action, &f.get("note"), notice_ends, now)
         .await
         .map_err(StoreError::into_domain)?;
-    Ok(label(&ctx, "sel_state", s.state.as_str()))
+    Ok(Done::said(label(&ctx, "sel_state", s.state.as_str())))
 });
 
 #[cfg(test)]
