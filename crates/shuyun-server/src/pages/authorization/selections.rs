@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use maud::{Markup, html};
 use shuyun_domain::authorization::selection::{Criterion, SelectionFacts, SelectionSpecInput};
 use shuyun_domain::authorization::{SelectionAction, SelectionMethod, SelectionSpec};
