@@ -58,6 +58,7 @@ pub mod policy;
 pub mod quality;
 pub mod tickets;
 pub mod workflow;
+pub mod workspace;
 
 pub use access::{Permission, Role};
 pub use calendar::{Date, Deadline, WorkCalendar};
