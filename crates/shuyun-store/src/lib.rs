@@ -16,6 +16,7 @@ mod schema;
 pub mod testing;
 pub mod tickets;
 mod tx;
+pub mod workspace;
 
 use std::sync::Arc;
 

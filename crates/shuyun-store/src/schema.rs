@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_quality.sql")),
     (5, include_str!("../migrations/0005_tickets.sql")),
     (6, include_str!("../migrations/0006_authorization.sql")),
+    (7, include_str!("../migrations/0007_workspace.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -43,6 +43,7 @@ both_backends!(
     exit_and_retention,
     disclosure,
     prohibitions,
+    workspace_audit_and_release,
 );
 
 fn credit_code(n: usize, kind: OrgKind) -> shuyun_domain::CreditCode {
@@ -1885,5 +1886,346 @@ async fn prohibitions(backend: Backend) {
         ),
         ErrorCode::Conflict
     );
+    w.finish().await;
+}
+
+/// The workspace's records: a query audited in the ledger; a release only
+/// of the checked result, approved by two different reviewers of the
+/// institution (never the author), downloaded with a ledger entry;
+/// concurrent first approvals exclusive; a linkage stop raising an alert
+/// the institution handles; the privacy budget spent with the query, a
+/// query beyond it refused with nothing recorded.
+async fn workspace_audit_and_release(backend: Backend) {
+    use shuyun_domain::workspace::{Epsilon, QueryOutcome, ReleaseAction, ReleaseState};
+    use shuyun_store::workspace::QueryRecord;
+
+    let w = world(backend).await;
+    let s = &w.store;
+    let (agreement, scenario) = w.active_agreement().await;
+    let now = at("2026-11-02", 10);
+    let result = "district,firms\n珠山区,120\n".as_bytes().to_vec();
+    let result_sm3 = hex::encode(shuyun_ledger::sm3(&result));
+    let rec = |outcome: QueryOutcome, synthetic: bool, eps: f64| QueryRecord {
+        scenario_id: scenario,
+        synthetic,
+        sql: "SELECT district, count(*) AS firms FROM enterprise_credit GROUP BY district".into(),
+        plan_fingerprint: "ab".repeat(32),
+        resources: vec![w.credit.clone()],
+        fields: vec![format!("{}.district", w.credit)],
+        rows_scanned: 1200,
+        result_sm3: if outcome.showed_result() {
+            result_sm3.clone()
+        } else {
+            String::new()
+        },
+        outcome,
+        detail: json!({"suppressed": []}),
+        epsilon: if eps > 0.0 {
+            Epsilon::from_f64(eps).expect("eps")
+        } else {
+            Epsilon(0)
+        },
+    };
+
+    // Only the scenario's operator records queries.
+    assert_eq!(
+        code_of(
+            s.record_query(&w.institution, rec(QueryOutcome::Shown, false, 0.0), now)
+                .await
+        ),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        code_of(
+            s.record_query(&w.op2, rec(QueryOutcome::Shown, false, 0.0), now)
+                .await
+        ),
+        ErrorCode::NotFound
+    );
+    let q = s
+        .record_query(&w.op1, rec(QueryOutcome::Shown, false, 0.0), now)
+        .await
+        .expect("query");
+    assert_eq!((q.agreement_id, q.record.rows_scanned), (agreement, 1200));
+    let audit = s
+        .ledger_entries(&shuyun_store::ledger::EntryFilter {
+            action: Some("workspace.query".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("ledger");
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].detail["sql"], q.record.sql.as_str());
+    assert_eq!(audit[0].detail["result_sm3"], result_sm3.as_str());
+    assert_eq!(audit[0].detail["outcome"], "shown");
+    assert_eq!(
+        s.workspace_queries(&w.regulator, scenario, 10)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    assert_eq!(
+        code_of(s.workspace_queries(&w.op2, scenario, 10).await),
+        ErrorCode::NotFound
+    );
+
+    // A release is the checked result, nothing else; synthetic results and
+    // refused queries never leave.
+    let synthetic = s
+        .record_query(&w.op1, rec(QueryOutcome::Shown, true, 0.0), now)
+        .await
+        .expect("synthetic");
+    assert_eq!(
+        code_of(
+            s.request_release(
+                &w.op1,
+                synthetic.id,
+                "合成",
+                "text/csv",
+                result.clone(),
+                now
+            )
+            .await
+        ),
+        ErrorCode::Conflict
+    );
+    let refused = s
+        .record_query(&w.op1, rec(QueryOutcome::Refused, false, 0.0), now)
+        .await
+        .expect("refused");
+    assert_eq!(
+        code_of(
+            s.request_release(&w.op1, refused.id, "拒绝", "text/csv", result.clone(), now)
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+    let mut forged = result.clone();
+    forged.extend_from_slice("昌江区,3\n".as_bytes());
+    assert_eq!(
+        code_of(
+            s.request_release(&w.op1, q.id, "各区企业数", "text/csv", forged, now)
+                .await
+        ),
+        ErrorCode::Validation
+    );
+    let r = s
+        .request_release(&w.op1, q.id, "各区企业数", "text/csv", result.clone(), now)
+        .await
+        .expect("request");
+    assert_eq!(
+        (r.state, r.size),
+        (ReleaseState::Requested, result.len() as i64)
+    );
+    assert_eq!(
+        code_of(s.release_content(&w.op1, r.id, now).await),
+        ErrorCode::Conflict,
+        "not before two approvals"
+    );
+
+    // The author and the regulator do not review; two different reviewers
+    // of the institution do; concurrent first approvals are exclusive.
+    let second = {
+        let org = w.institution.org_id;
+        s.create_user(
+            "system",
+            NewUser {
+                org_id: org,
+                username: "szzx2".parse().expect("u"),
+                display_name: "复核人".into(),
+                password: PW.into(),
+            },
+            false,
+            T0,
+        )
+        .await
+        .expect("user");
+        s.login("szzx2", PW, "test", T0)
+            .await
+            .expect("login")
+            .principal
+    };
+    for p in [&w.op1, &w.regulator] {
+        assert_eq!(
+            code_of(
+                s.release_step(p, r.id, ReleaseAction::Approve, "", now)
+                    .await
+            ),
+            ErrorCode::Forbidden
+        );
+    }
+    let (a, b) = tokio::join!(
+        s.release_step(
+            &w.institution,
+            r.id,
+            ReleaseAction::Approve,
+            "口径合规",
+            now
+        ),
+        s.release_step(&second, r.id, ReleaseAction::Approve, "口径合规", now),
+    );
+    assert_eq!(
+        usize::from(a.is_ok()) + usize::from(b.is_ok()),
+        1,
+        "exactly one first approval"
+    );
+    let (first, other) = if a.is_ok() {
+        (&w.institution, &second)
+    } else {
+        (&second, &w.institution)
+    };
+    assert_eq!(
+        code_of(
+            s.release_step(first, r.id, ReleaseAction::Approve, "", now)
+                .await
+        ),
+        ErrorCode::Forbidden,
+        "the same reviewer twice"
+    );
+    let done = s
+        .release_step(other, r.id, ReleaseAction::Approve, "同意出域", now)
+        .await
+        .expect("second approval");
+    assert_eq!(done.state, ReleaseState::Approved);
+    assert_eq!(done.first_reviewer, Some(first.user_id));
+    let (_, content) = s
+        .release_content(&w.op1, r.id, now)
+        .await
+        .expect("download");
+    assert_eq!(content, result);
+    assert_eq!(
+        code_of(s.release_content(&w.op2, r.id, now).await),
+        ErrorCode::NotFound
+    );
+    let downloads = s
+        .ledger_entries(&shuyun_store::ledger::EntryFilter {
+            action: Some("workspace.release.download".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("ledger");
+    assert_eq!(downloads[0].detail["content_sm3"], result_sm3.as_str());
+
+    // A rejection needs reasons.
+    let r2 = s
+        .request_release(&w.op1, q.id, "再次申请", "text/csv", result.clone(), now)
+        .await
+        .expect("request");
+    assert_eq!(
+        code_of(
+            s.release_step(&w.institution, r2.id, ReleaseAction::Reject, "", now)
+                .await
+        ),
+        ErrorCode::Validation
+    );
+    let rejected = s
+        .release_step(
+            &w.institution,
+            r2.id,
+            ReleaseAction::Reject,
+            "重复申请，不予出域",
+            now,
+        )
+        .await
+        .expect("reject");
+    assert_eq!(rejected.state, ReleaseState::Rejected);
+    assert_eq!(
+        s.releases(&w.institution, true)
+            .await
+            .expect("pending")
+            .len(),
+        0
+    );
+
+    // A linkage stop raises an alert for the institution.
+    s.record_query(&w.op1, rec(QueryOutcome::LinkageStopped, false, 0.0), now)
+        .await
+        .expect("linkage");
+    let alerts = s.workspace_alerts(&w.institution).await.expect("alerts");
+    assert_eq!((alerts.len(), alerts[0].state.as_str()), (1, "open"));
+    assert_eq!(
+        code_of(s.workspace_alerts(&w.op1).await),
+        ErrorCode::Forbidden
+    );
+    let handled = s
+        .handle_alert(
+            &w.institution,
+            alerts[0].id,
+            "已约谈运营机构并暂停该查询",
+            now,
+        )
+        .await
+        .expect("handle");
+    assert_eq!(handled.state, "handled");
+    assert_eq!(
+        code_of(
+            s.handle_alert(&w.institution, alerts[0].id, "再次处理", now)
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+
+    // The privacy budget: none set, noisy queries refused; set, spent with
+    // the query; beyond it, refused and nothing recorded.
+    assert_eq!(
+        code_of(
+            s.record_query(&w.op1, rec(QueryOutcome::Shown, false, 0.5), now)
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+    let one = Epsilon::from_f64(1.0).expect("eps");
+    assert_eq!(
+        code_of(s.set_privacy_budget(&w.op1, agreement, one, now).await),
+        ErrorCode::Forbidden
+    );
+    s.set_privacy_budget(&w.institution, agreement, one, now)
+        .await
+        .expect("budget");
+    s.record_query(&w.op1, rec(QueryOutcome::Shown, false, 0.6), now)
+        .await
+        .expect("noisy");
+    let before = s
+        .workspace_queries(&w.op1, scenario, 100)
+        .await
+        .expect("list")
+        .len();
+    let e = s
+        .record_query(&w.op1, rec(QueryOutcome::Shown, false, 0.5), now)
+        .await
+        .expect_err("over budget")
+        .into_domain();
+    assert_eq!(e.code, ErrorCode::Conflict);
+    assert!(e.message.contains("budget"), "{}", e.message);
+    assert_eq!(
+        s.workspace_queries(&w.op1, scenario, 100)
+            .await
+            .expect("list")
+            .len(),
+        before
+    );
+    let b = s
+        .privacy_budget(agreement)
+        .await
+        .expect("budget")
+        .expect("set");
+    assert_eq!(b.spent, Epsilon::from_f64(0.6).expect("eps"));
+    assert_eq!(
+        code_of(
+            s.set_privacy_budget(
+                &w.institution,
+                agreement,
+                Epsilon::from_f64(0.5).expect("e"),
+                now
+            )
+            .await
+        ),
+        ErrorCode::Validation,
+        "never below what is spent"
+    );
+    assert!(s.verify_ledger().await.expect("verify").ok());
     w.finish().await;
 }
