@@ -126,6 +126,8 @@ pub fn table() -> Vec<Route> {
     use shuyun_store::authorization::exits::Exit;
     use shuyun_domain::authorization::selection::Score;
     use shuyun_store::authorization::selections::{Objection, PanelMember, Selection, SelectionApplication, SelectionDetail};
+    use api::workspace as ws_;
+    use shuyun_store::workspace::{Alert, Release, StoredQuery};
     use pages::authorization::{agreements as pag, disclosure as pdc, plans as ppl, selections as psl};
     use pages::{account as pa, admin as pd, catalogue as pc, data as pdt, home as ph, ledger as pl, login as pn, open as po, tickets as ptk};
     vec![
@@ -256,6 +258,19 @@ pub fn table() -> Vec<Route> {
         api(M::POST, "/api/v1/agreements/{id}/handover", P::AgreementManage, post(ag_::add_handover)).doc("exits", "Add a handover item").body::<ag_::NewHandoverItem>().resp::<Exit>(),
         api(M::POST, "/api/v1/agreements/{id}/handover/{item}/complete", P::AgreementManage, post(ag_::complete_handover)).doc("exits", "Tick off a handover item with its evidence").body::<ag_::HandoverDone>().resp::<Exit>(),
         api(M::POST, "/api/v1/agreements/{id}/logs/release", P::AgreementManage, post(ag_::release_logs)).doc("exits", "Release the work logs for deletion (refused before three years)").body::<StepNote>().resp::<Exit>(),
+        // Secure workspace records (C3, C5): audited queries, releases and their two-person review, alerts, privacy budgets
+        api(M::GET, "/api/v1/scenarios/{id}/queries", P::Authenticated, get(ws_::queries)).doc("workspace", "A scenario's audited queries, newest first (its operator and the lifecycle's readers)").query::<ws_::QueriesQuery>().resp::<Vec<StoredQuery>>(),
+        api(M::POST, "/api/v1/queries/{id}/releases", P::WorkspaceUse, post(ws_::request_release)).doc("workspace", "Ask for a checked result to leave the domain (出域申请)").body::<ws_::NewRelease>().resp::<Release>().status(201),
+        api(M::GET, "/api/v1/releases", P::Authenticated, get(ws_::releases)).doc("workspace", "Release requests the caller may see, newest first").query::<ws_::ReleasesQuery>().resp::<Vec<Release>>(),
+        api(M::GET, "/api/v1/releases/{id}", P::Authenticated, get(ws_::release)).doc("workspace", "One release request").resp::<Release>(),
+        api(M::POST, "/api/v1/releases/{id}/approve", P::ScenarioReview, post(ws_::approve_release)).doc("workspace", "Approve a release (two different reviewers, never the author)").body::<StepNote>().resp::<Release>(),
+        api(M::POST, "/api/v1/releases/{id}/reject", P::ScenarioReview, post(ws_::reject_release)).doc("workspace", "Reject a release, with reasons").body::<StepNote>().resp::<Release>(),
+        api(M::POST, "/api/v1/releases/{id}/withdraw", P::WorkspaceUse, post(ws_::withdraw_release)).doc("workspace", "Withdraw one's release request, with reasons").body::<StepNote>().resp::<Release>(),
+        api(M::GET, "/api/v1/releases/{id}/content", P::Authenticated, get(ws_::release_content)).doc("workspace", "Download an approved release (in the ledger)").produces("text/csv"),
+        api(M::GET, "/api/v1/workspace/alerts", P::AuthorizationRead, get(ws_::alerts)).doc("workspace", "Linkage alerts (关联风险告警), newest first").resp::<Vec<Alert>>(),
+        api(M::POST, "/api/v1/workspace/alerts/{id}/handle", P::AgreementEnforce, post(ws_::handle_alert)).doc("workspace", "Record how an alert was handled (implementing institution or data authority)").body::<StepNote>().resp::<Alert>(),
+        api(M::GET, "/api/v1/agreements/{id}/privacy-budget", P::Authenticated, get(ws_::budget)).doc("workspace", "An agreement's differential-privacy budget (ε total, spent, remaining), if set").resp::<Option<ws_::BudgetView>>(),
+        api(M::PUT, "/api/v1/agreements/{id}/privacy-budget", P::AgreementManage, put(ws_::set_budget)).doc("workspace", "Set an agreement's total ε (never below what is spent)").body::<ws_::BudgetBody>().resp::<ws_::BudgetView>(),
         // Authorization: public disclosure (G6)
         api(M::GET, "/api/v1/public/authorizations", P::Public, get(dc_::authorizations)).doc("disclosure", "Every authorization: operator, content, scope, term and state in force (信息公开)").resp::<Vec<AuthorizationDisclosure>>(),
         api(M::GET, "/api/v1/public/plans", P::Public, get(dc_::plans)).doc("disclosure", "The public parts of the approved implementation plans").resp::<Vec<PlanDisclosure>>(),

@@ -100,15 +100,10 @@ pub struct Alert {
     pub created_at: i64,
 }
 
-/// Who sees which queries and releases.
+/// Who sees which queries and releases: the lifecycle's readers all, an
+/// organisation its own (for anyone but an operator, nothing).
 fn scope_of(p: &Principal) -> StoreResult<AgreementScope> {
-    if p.allows(Permission::AuthorizationRead) {
-        Ok(AgreementScope::All)
-    } else if p.role == Role::Operator {
-        Ok(AgreementScope::Operator(p.org_id))
-    } else {
-        Err(DomainError::forbidden("the workspace is for operators and their overseers").into())
-    }
+    Ok(AgreementScope::of(p))
 }
 
 fn sm3_hex(bytes: &[u8]) -> String {

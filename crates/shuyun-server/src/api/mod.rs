@@ -12,3 +12,4 @@ pub mod system;
 pub mod tickets;
 pub mod tokens;
 pub mod users;
+pub mod workspace;

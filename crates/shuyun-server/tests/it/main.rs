@@ -10,3 +10,4 @@ mod catalogue;
 mod kit;
 mod open;
 mod tickets;
+mod workspace;
