@@ -339,6 +339,11 @@ pub fn table() -> Vec<Route> {
         page(M::POST, "/agreements/{id}/handover", P::AgreementManage, post(pag::add_handover)),
         page(M::POST, "/agreements/{id}/handover/{item}/complete", P::AgreementManage, post(pag::complete_handover)),
         page(M::POST, "/agreements/{id}/logs/release", P::AgreementManage, post(pag::release_logs)),
+        page(M::GET, "/workspace/releases", P::Authenticated, get(pages::workspace::releases)),
+        page(M::POST, "/workspace/releases/{id}/steps", P::Authenticated, post(pages::workspace::release_step)),
+        page(M::GET, "/workspace/alerts", P::AuthorizationRead, get(pages::workspace::alerts)),
+        page(M::POST, "/workspace/alerts/{id}/handle", P::AgreementEnforce, post(pages::workspace::handle_alert)),
+        page(M::POST, "/agreements/{id}/privacy-budget", P::AgreementManage, post(pag::set_budget)),
         page(M::GET, "/ledger", P::LedgerRead, get(pl::explorer)),
         page(M::GET, "/ledger/entries/{index}", P::LedgerRead, get(pl::entry)),
     ]

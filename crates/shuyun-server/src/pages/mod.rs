@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod login;
 pub mod open;
 pub mod tickets;
+pub mod workspace;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -199,6 +200,8 @@ pub fn layout(ctx: &PageCtx, title: &str, body: Markup) -> Markup {
                         a #nav-open href="/open-data" { (ctx.t("nav.open")) }
                         a #nav-disclosure href="/disclosure" { (ctx.t("nav.disclosure")) }
                         @if ctx.principal.is_some() { a #nav-authorization href="/authorization" { (ctx.t("nav.authorization")) } }
+                        @if ctx.can(Permission::WorkspaceUse) || ctx.can(Permission::AuthorizationRead) { a #nav-releases href="/workspace/releases" { (ctx.t("nav.releases")) } }
+                        @if ctx.can(Permission::AuthorizationRead) { a #nav-alerts href="/workspace/alerts" { (ctx.t("nav.alerts")) } }
                         @if ctx.can(Permission::OrgRead) { a href="/admin/orgs" { (ctx.t("nav.orgs")) } }
                         @if ctx.can(Permission::UserRead) { a href="/admin/users" { (ctx.t("nav.users")) } }
                         @if ctx.principal.is_some() { a href="/tickets" { (ctx.t("nav.tickets")) } }

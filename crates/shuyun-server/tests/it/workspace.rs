@@ -15,45 +15,23 @@ use shuyun_store::workspace::QueryRecord;
 
 use crate::authorization::enterprise_credit;
 use crate::both_backends;
-use crate::kit::{PASSWORD, spawn_app};
+use crate::browser::{Browser, click, eventually, fill, login, screenshot, wait_role};
+use crate::kit::{App, PASSWORD, spawn_app};
 
-both_backends!(releases_and_alerts);
+both_backends!(releases_and_alerts, releases_in_chromium);
 
 const DAY: i64 = 86_400_000;
 
 async fn releases_and_alerts(backend: Backend) {
     let app = spawn_app(backend).await;
-    let code = enterprise_credit(&app).await;
-    let t0 = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_millis(),
-    )
-    .expect("ms");
-    shuyun_server::demo::seed_authorization(&app.store, &WorkCalendar::builtin(), t0)
-        .await
-        .expect("history");
-    app.advance_ms(60 * DAY);
-    let now = t0 + 60 * DAY;
+    let (code, scenario, op, now) = scenario_with_history(&app).await;
     let operator = app.login("yunying1").await;
     let agreements: Vec<Value> = operator.get("/api/v1/agreements").await.expect("mine");
     let agreement = agreements[0]["id"].as_i64().expect("agreement");
-    let detail: Value = operator
-        .get(&format!("/api/v1/agreements/{agreement}"))
-        .await
-        .expect("agreement");
-    let scenario = detail["scenarios"][0]["id"].as_i64().expect("scenario");
 
     // What the workspace records of a query (the engine is not wired in
     // this test: the record is what it reports).
     let result = "district,firms\n珠山区,120\n昌江区,85\n";
-    let op = app
-        .store
-        .login("yunying1", PASSWORD, "test", now)
-        .await
-        .expect("login")
-        .principal;
     let record = |outcome: QueryOutcome| QueryRecord {
         scenario_id: scenario,
         synthetic: false,
@@ -238,6 +216,185 @@ async fn releases_and_alerts(backend: Backend) {
     );
     let seen: Value = operator.get(&budget).await.expect("seen");
     assert_eq!(seen["total"], 1.0);
+    assert!(app.store.verify_ledger().await.expect("verify").ok());
+    app.stop().await;
+}
+
+/// The demo's scenario sixty days on, the operator's principal, and a
+/// recorder of queries as the workspace reports them.
+async fn scenario_with_history(app: &App) -> (String, i64, shuyun_store::accounts::Principal, i64) {
+    let code = enterprise_credit(app).await;
+    let t0 = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("ms");
+    shuyun_server::demo::seed_authorization(&app.store, &WorkCalendar::builtin(), t0)
+        .await
+        .expect("history");
+    app.advance_ms(60 * DAY);
+    let now = t0 + 60 * DAY;
+    let op = app
+        .store
+        .login("yunying1", PASSWORD, "test", now)
+        .await
+        .expect("login")
+        .principal;
+    let operator = app.login("yunying1").await;
+    let agreements: Vec<Value> = operator.get("/api/v1/agreements").await.expect("mine");
+    let agreement = agreements[0]["id"].as_i64().expect("agreement");
+    let detail: Value = operator
+        .get(&format!("/api/v1/agreements/{agreement}"))
+        .await
+        .expect("agreement");
+    let scenario = detail["scenarios"][0]["id"].as_i64().expect("scenario");
+    (code, scenario, op, now)
+}
+
+/// In the portal: the institution's two reviewers approve a release from
+/// their to-do lists (the first is not offered a second approval), the
+/// operator downloads it, the institution handles a linkage alert, and the
+/// regulator finds the queries in the ledger explorer.
+async fn releases_in_chromium(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (code, scenario, op, now) = scenario_with_history(&app).await;
+    let result = "district,firms\n珠山区,120\n昌江区,85\n";
+    let rec = |outcome: QueryOutcome| QueryRecord {
+        scenario_id: scenario,
+        synthetic: false,
+        sql: "SELECT district, count(*) AS firms FROM enterprise_credit GROUP BY district".into(),
+        plan_fingerprint: "ef".repeat(32),
+        resources: vec![code.clone()],
+        fields: vec![format!("{code}.district")],
+        rows_scanned: 205,
+        result_sm3: if outcome.showed_result() {
+            hex::encode(shuyun_ledger::sm3(result.as_bytes()))
+        } else {
+            String::new()
+        },
+        outcome,
+        detail: json!({"linked": ["enterprise_credit", "person_credit"]}),
+        epsilon: Epsilon(0),
+    };
+    let q = app
+        .store
+        .record_query(&op, rec(QueryOutcome::Shown), now)
+        .await
+        .expect("query");
+    app.store
+        .request_release(
+            &op,
+            q.id,
+            "各区县企业数",
+            "text/csv",
+            result.as_bytes().to_vec(),
+            now,
+        )
+        .await
+        .expect("request");
+    app.store
+        .record_query(&op, rec(QueryOutcome::LinkageStopped), now)
+        .await
+        .expect("linkage");
+    let szzx_org = app
+        .store
+        .login("szzx", PASSWORD, "test", now)
+        .await
+        .expect("l")
+        .principal
+        .org_id;
+    app.store
+        .create_user(
+            "system",
+            NewUser {
+                org_id: szzx_org,
+                username: "szzx.review".parse().expect("name"),
+                display_name: "数字经济发展中心 复核人".into(),
+                password: PASSWORD.into(),
+            },
+            false,
+            now,
+        )
+        .await
+        .expect("second reviewer");
+
+    let b = Browser::start().await;
+    let c = &b.client;
+    let shot = |name: &str| format!("{backend:?}-ws-{name}");
+    login(c, &app, "szzx").await;
+    wait_role(c, "implementing_institution").await;
+    eventually(c, "#todo-list", |t| {
+        t.contains("审核出域申请") && t.contains("处理关联风险告警")
+    })
+    .await;
+    click(c, "#nav-releases").await;
+    fill(c, "form.review input[name='note']", "口径合规").await;
+    click(c, "form.review button[value='approve']").await;
+    eventually(c, "#releases td.state", |t| t.contains("一审已批准")).await;
+    assert!(
+        c.find(fantoccini::Locator::Css("form.review"))
+            .await
+            .is_err(),
+        "no second approval by the same reviewer"
+    );
+    // The alert.
+    click(c, "#nav-alerts").await;
+    eventually(c, "#alerts", |t| t.contains("待处理")).await;
+    fill(
+        c,
+        "#alerts input[name='note']",
+        "已约谈运营机构，调整查询口径",
+    )
+    .await;
+    click(c, "#alerts button").await;
+    eventually(c, "#alerts td.state", |t| t.contains("已处理")).await;
+    screenshot(c, &shot("alerts")).await;
+    click(c, "#logout").await;
+    wait_role(c, "anonymous").await;
+
+    login(c, &app, "szzx.review").await;
+    wait_role(c, "implementing_institution").await;
+    click(c, "#nav-releases").await;
+    fill(c, "form.review input[name='note']", "同意出域").await;
+    click(c, "form.review button[value='approve']").await;
+    eventually(c, "#releases td.state", |t| t.contains("已批准出域")).await;
+    click(c, "#logout").await;
+    wait_role(c, "anonymous").await;
+
+    login(c, &app, "yunying1").await;
+    wait_role(c, "operator").await;
+    eventually(c, "#todo-list", |t| t.contains("出域结果可下载")).await;
+    click(c, "#nav-releases").await;
+    eventually(c, "#releases", |t| t.contains("下载")).await;
+    let link = c
+        .find(fantoccini::Locator::Css("#releases a.download"))
+        .await
+        .expect("link")
+        .attr("href")
+        .await
+        .expect("href")
+        .expect("href");
+    let operator = app.login("yunying1").await;
+    let got = operator
+        .raw(Method::GET, &link, None, "")
+        .await
+        .expect("download");
+    assert_eq!((got.status.as_u16(), got.body.as_str()), (200, result));
+    screenshot(c, &shot("releases")).await;
+    click(c, "#logout").await;
+    wait_role(c, "anonymous").await;
+
+    // The regulator finds every query in the ledger.
+    login(c, &app, "jianguan").await;
+    wait_role(c, "regulator").await;
+    c.goto(&format!("{}/ledger?action=workspace.query", app.base))
+        .await
+        .expect("ledger");
+    let ledger = eventually(c, "main", |t| t.contains("workspace.query")).await;
+    assert_eq!(ledger.matches("workspace.query").count(), 2, "{ledger}");
+    b.stop().await;
     assert!(app.store.verify_ledger().await.expect("verify").ok());
     app.stop().await;
 }

@@ -314,7 +314,13 @@ fn scenario_actions(
         .collect()
 }
 
-fn scenario_card(ctx: &PageCtx, sc: &Scenario, actions: &[&str], names: &Names) -> Markup {
+fn scenario_card(
+    ctx: &PageCtx,
+    sc: &Scenario,
+    actions: &[&str],
+    names: &Names,
+    queries: &[shuyun_store::workspace::StoredQuery],
+) -> Markup {
     let plan = sc.plan.input();
     html! {
         div.scenario data-scenario=(sc.id) style="border-top:1px solid #e4e7eb;padding-top:.6rem" {
@@ -326,6 +332,10 @@ fn scenario_card(ctx: &PageCtx, sc: &Scenario, actions: &[&str], names: &Names) 
             p style="white-space:pre-wrap" { (ctx.t("az.sc.security")) "：" (plan.security_measures) }
             p.muted { (fmt_time(sc.submitted_at)) " · " (names.user(sc.submitted_by)) @if let Some(at) = sc.decided_at { " · " (fmt_time(at)) } @if !sc.reason.is_empty() { " · " (sc.reason) } }
             (step_form(ctx, &format!("/scenarios/{}/steps", sc.id), "sc", actions))
+            @if !queries.is_empty() {
+                h4 { (ctx.t("ws.queries")) }
+                (crate::pages::workspace::queries_table(ctx, queries, names))
+            }
         }
     }
 }
@@ -491,6 +501,17 @@ pub async fn show(
         && ctx.can(Permission::ScenarioSubmit)
         && matches!(a.state, AgreementState::Filed | AgreementState::Active);
     let c = a.content.input();
+    let mut queries = Vec::new();
+    for sc in &scenarios {
+        queries.push(
+            state
+                .store
+                .workspace_queries(p, sc.id, 10)
+                .await
+                .unwrap_or_default(),
+        );
+    }
+    let budget = state.store.privacy_budget(id).await.ok().flatten();
     // The operator's access now, per scenario and resource: the one
     // decision the workspace asks, so a suspension shows at once.
     let mut access = Vec::new();
@@ -564,8 +585,22 @@ pub async fn show(
         }
         div.card #scenarios {
             h2 { (ctx.t("az.scenarios")) }
-            @for sc in &scenarios { (scenario_card(&ctx, sc, &scenario_actions(sc, a.state, p.role), &names)) }
+            @for (sc, queries) in scenarios.iter().zip(&queries) { (scenario_card(&ctx, sc, &scenario_actions(sc, a.state, p.role), &names, queries)) }
             @if may_submit { details #submit-scenario { summary { (ctx.t("az.sc.submit")) } (scenario_form(&ctx, a, &resource_names)) } }
+        }
+        div.card #privacy-budget {
+            h2 { (ctx.t("ws.budget")) }
+            @match budget {
+                Some(b) => p #budget { (format!("{:.4}", b.total.as_f64())) "，" (ctx.t("ws.budget.spent")) " " (format!("{:.4}", b.spent.as_f64())) "，" (ctx.t("ws.budget.remaining")) " " (format!("{:.4}", b.remaining().as_f64())) },
+                None => p.muted #budget { (ctx.t("ws.budget.none")) },
+            }
+            @if ctx.can(Permission::AgreementManage) && a.state.is_live() {
+                form method="post" action=(format!("/agreements/{id}/privacy-budget")) {
+                    (ctx.csrf_field())
+                    input name="total" inputmode="decimal" required style="min-width:6rem" placeholder="1.0";
+                    " " button.small type="submit" { (ctx.t("ws.budget.set")) }
+                }
+            }
         }
         @if let Some(x) = &exit { (exit_card(&ctx, a, x, &names, &users)) }
     };
@@ -712,6 +747,25 @@ form_handler!(
         state
             .store
             .release_work_logs(p, id, state.now())
+            .await
+            .map_err(StoreError::into_domain)?;
+        Ok(Done::here())
+    }
+);
+
+form_handler!(
+    set_budget,
+    format!("/agreements/{id}"),
+    |state, ctx, p, id, f| {
+        let total: f64 = f
+            .get("total")
+            .trim()
+            .parse()
+            .map_err(|_| DomainError::invalid("total", "ε is a number, e.g. 1.0"))?;
+        let total = shuyun_domain::workspace::Epsilon::from_f64(total)?;
+        state
+            .store
+            .set_privacy_budget(p, id, total, state.now())
             .await
             .map_err(StoreError::into_domain)?;
         Ok(Done::here())

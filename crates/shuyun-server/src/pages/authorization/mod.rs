@@ -374,6 +374,17 @@ mod tests {
         );
         add("deny", DenyReason::ALL.map(DenyReason::as_str).to_vec());
         add(
+            "outcome",
+            shuyun_domain::workspace::QueryOutcome::ALL
+                .map(shuyun_domain::workspace::QueryOutcome::as_str)
+                .to_vec(),
+        );
+        for s in shuyun_domain::workspace::ReleaseState::ALL {
+            let k = format!("ws.release.{}", s.as_str());
+            assert_ne!(t(Lang::Zh, &k), k);
+            assert_ne!(t(Lang::En, &k), k);
+        }
+        add(
             "obj_state",
             selection::ObjectionState::ALL
                 .map(selection::ObjectionState::as_str)

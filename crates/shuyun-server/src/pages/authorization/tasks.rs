@@ -168,6 +168,42 @@ pub async fn tasks(state: &AppState, ctx: &PageCtx) -> Vec<Task> {
             }
         }
     }
+    if ctx.can(Permission::ScenarioReview) {
+        for r in state.store.releases(p, true).await.unwrap_or_default() {
+            if r.author_user_id != p.user_id && r.first_reviewer != Some(p.user_id) {
+                push(
+                    "/workspace/releases".into(),
+                    "az.task.release_review",
+                    r.title.clone(),
+                    None,
+                )
+            }
+        }
+    }
+    if ctx.can(Permission::AgreementEnforce) {
+        for a in state.store.workspace_alerts(p).await.unwrap_or_default() {
+            if a.state == "open" {
+                push(
+                    "/workspace/alerts".into(),
+                    "az.task.alert",
+                    format!("#{} · {}", a.agreement_id, a.kind),
+                    None,
+                )
+            }
+        }
+    }
+    if ctx.can(Permission::WorkspaceUse) {
+        for r in state.store.releases(p, false).await.unwrap_or_default() {
+            if r.state.released() {
+                push(
+                    "/workspace/releases".into(),
+                    "az.task.release_ready",
+                    r.title.clone(),
+                    None,
+                )
+            }
+        }
+    }
     if ctx.can(Permission::AgreementManage) {
         for x in state.store.exits().await.unwrap_or_default() {
             if x.destruction.is_none() {
