@@ -7,3 +7,4 @@ pub mod ingest;
 pub mod objects;
 pub mod pilot;
 pub mod quality;
+pub mod synthetic;
