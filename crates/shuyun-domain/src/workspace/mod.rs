@@ -3,12 +3,14 @@
 //! ([`checks`]: minimum units, dominance, the p% rule, rounding, totals
 //! without suppressed cells), differencing between results of a scenario
 //! ([`differencing`]), differential privacy with a budget per agreement
-//! ([`privacy`]), and the two-person review of a release out of the domain
+//! ([`privacy`]), linkage risk across departments ([`linkage`]), and the
+//! two-person review of a release out of the domain
 //! ([`release`]). The engine (DataFusion) computes the statistics these
 //! functions judge; nothing here sees a raw value.
 
 pub mod checks;
 pub mod differencing;
+pub mod linkage;
 pub mod privacy;
 pub mod release;
 
