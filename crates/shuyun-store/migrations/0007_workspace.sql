@@ -75,3 +75,11 @@ CREATE TABLE privacy_budgets (
     spent_micros BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
+
+-- The output-checking policy of an agreement (k, dominance, p% rule,
+-- rounding) as JSON; the defaults apply until one is set.
+CREATE TABLE workspace_policies (
+    agreement_id BIGINT PRIMARY KEY REFERENCES agreements(id),
+    policy TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);

@@ -8,7 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shuyun_domain::workspace::{Budget, Epsilon, QueryOutcome, ReleaseAction, ReleaseState};
+use shuyun_domain::workspace::{
+    Budget, Epsilon, OutputPolicy, QueryOutcome, ReleaseAction, ReleaseState,
+};
 use shuyun_domain::{DomainError, ErrorCode, Permission, Role, policy};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -712,5 +714,68 @@ impl Store {
         self.privacy_budget(agreement_id)
             .await?
             .ok_or_else(|| DomainError::internal("budget not stored").into())
+    }
+
+    /// An agreement's output-checking policy (the defaults until one is
+    /// set).
+    pub async fn output_policy(&self, agreement_id: i64) -> StoreResult<OutputPolicy> {
+        let row = sqlx::query("SELECT policy FROM workspace_policies WHERE agreement_id = $1")
+            .bind(agreement_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            None => Ok(OutputPolicy::default()),
+            Some(r) => serde_json::from_str(&r.try_get::<String, _>("policy")?).map_err(|e| {
+                DomainError::internal(format!("stored output policy unreadable: {e}")).into()
+            }),
+        }
+    }
+
+    /// Set an agreement's output-checking policy (the institution).
+    pub async fn set_output_policy(
+        &self,
+        p: &Principal,
+        agreement_id: i64,
+        policy: OutputPolicy,
+        now_ms: i64,
+    ) -> StoreResult<OutputPolicy> {
+        if p.role != Role::ImplementingInstitution {
+            return Err(DomainError::forbidden(
+                "the implementing institution sets output-checking policies",
+            )
+            .into());
+        }
+        let policy = policy.check()?;
+        self.agreement(AgreementScope::All, agreement_id, now_ms)
+            .await?;
+        let json =
+            serde_json::to_string(&policy).map_err(|e| DomainError::internal(e.to_string()))?;
+        let mut tx = self.begin(now_ms).await?;
+        let done = sqlx::query(
+            "UPDATE workspace_policies SET policy = $1, updated_at = $2 WHERE agreement_id = $3",
+        )
+        .bind(&json)
+        .bind(now_ms)
+        .bind(agreement_id)
+        .execute(tx.conn())
+        .await?;
+        if done.rows_affected() == 0 {
+            sqlx::query(
+                "INSERT INTO workspace_policies (agreement_id, policy, updated_at) VALUES ($1, $2, $3)",
+            )
+            .bind(agreement_id)
+            .bind(&json)
+            .bind(now_ms)
+            .execute(tx.conn())
+            .await?;
+        }
+        tx.record(LedgerEvent::new(
+            p.actor(),
+            "workspace.policy",
+            format!("agreement:{agreement_id}"),
+            json!({"policy": policy}),
+        ));
+        tx.commit().await?;
+        Ok(policy)
     }
 }

@@ -2056,6 +2056,8 @@ async fn workspace_audit_and_release(backend: Backend) {
             ErrorCode::Forbidden
         );
     }
+    // One reviewer approving twice at once counts once (compare-and-set,
+    // or refused as the same reviewer), never as the two approvals.
     let (a, b) = tokio::join!(
         s.release_step(
             &w.institution,
@@ -2064,18 +2066,20 @@ async fn workspace_audit_and_release(backend: Backend) {
             "口径合规",
             now
         ),
-        s.release_step(&second, r.id, ReleaseAction::Approve, "口径合规", now),
+        s.release_step(
+            &w.institution,
+            r.id,
+            ReleaseAction::Approve,
+            "口径合规",
+            now
+        ),
     );
     assert_eq!(
         usize::from(a.is_ok()) + usize::from(b.is_ok()),
         1,
         "exactly one first approval"
     );
-    let (first, other) = if a.is_ok() {
-        (&w.institution, &second)
-    } else {
-        (&second, &w.institution)
-    };
+    let (first, other) = (&w.institution, &second);
     assert_eq!(
         code_of(
             s.release_step(first, r.id, ReleaseAction::Approve, "", now)
@@ -2225,6 +2229,42 @@ async fn workspace_audit_and_release(backend: Backend) {
         ),
         ErrorCode::Validation,
         "never below what is spent"
+    );
+    // The output policy: defaults, set by the institution within bounds.
+    use shuyun_domain::workspace::OutputPolicy;
+    assert_eq!(
+        s.output_policy(agreement).await.expect("policy"),
+        OutputPolicy::default()
+    );
+    let strict = OutputPolicy {
+        min_units: 20,
+        ..OutputPolicy::default()
+    };
+    assert_eq!(
+        code_of(s.set_output_policy(&w.op1, agreement, strict, now).await),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        code_of(
+            s.set_output_policy(
+                &w.institution,
+                agreement,
+                OutputPolicy {
+                    min_units: 1,
+                    ..OutputPolicy::default()
+                },
+                now
+            )
+            .await
+        ),
+        ErrorCode::Validation
+    );
+    s.set_output_policy(&w.institution, agreement, strict, now)
+        .await
+        .expect("set");
+    assert_eq!(
+        s.output_policy(agreement).await.expect("policy").min_units,
+        20
     );
     assert!(s.verify_ledger().await.expect("verify").ok());
     w.finish().await;
