@@ -271,6 +271,8 @@ pub fn table() -> Vec<Route> {
         api(M::POST, "/api/v1/workspace/alerts/{id}/handle", P::AgreementEnforce, post(ws_::handle_alert)).doc("workspace", "Record how an alert was handled (implementing institution or data authority)").body::<StepNote>().resp::<Alert>(),
         api(M::GET, "/api/v1/agreements/{id}/privacy-budget", P::Authenticated, get(ws_::budget)).doc("workspace", "An agreement's differential-privacy budget (ε total, spent, remaining), if set").resp::<Option<ws_::BudgetView>>(),
         api(M::PUT, "/api/v1/agreements/{id}/privacy-budget", P::AgreementManage, put(ws_::set_budget)).doc("workspace", "Set an agreement's total ε (never below what is spent)").body::<ws_::BudgetBody>().resp::<ws_::BudgetView>(),
+        api(M::GET, "/api/v1/agreements/{id}/output-policy", P::Authenticated, get(ws_::output_policy)).doc("workspace", "An agreement's output-checking policy (k, dominance, p% rule, rounding)").resp::<shuyun_domain::workspace::OutputPolicy>(),
+        api(M::PUT, "/api/v1/agreements/{id}/output-policy", P::AgreementManage, put(ws_::set_output_policy)).doc("workspace", "Set an agreement's output-checking policy").body::<shuyun_domain::workspace::OutputPolicy>().resp::<shuyun_domain::workspace::OutputPolicy>(),
         // Authorization: public disclosure (G6)
         api(M::GET, "/api/v1/public/authorizations", P::Public, get(dc_::authorizations)).doc("disclosure", "Every authorization: operator, content, scope, term and state in force (信息公开)").resp::<Vec<AuthorizationDisclosure>>(),
         api(M::GET, "/api/v1/public/plans", P::Public, get(dc_::plans)).doc("disclosure", "The public parts of the approved implementation plans").resp::<Vec<PlanDisclosure>>(),
@@ -344,6 +346,7 @@ pub fn table() -> Vec<Route> {
         page(M::GET, "/workspace/alerts", P::AuthorizationRead, get(pages::workspace::alerts)),
         page(M::POST, "/workspace/alerts/{id}/handle", P::AgreementEnforce, post(pages::workspace::handle_alert)),
         page(M::POST, "/agreements/{id}/privacy-budget", P::AgreementManage, post(pag::set_budget)),
+        page(M::POST, "/agreements/{id}/output-policy", P::AgreementManage, post(pag::set_output_policy)),
         page(M::GET, "/ledger", P::LedgerRead, get(pl::explorer)),
         page(M::GET, "/ledger/entries/{index}", P::LedgerRead, get(pl::entry)),
     ]

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use shuyun_domain::workspace::{Budget, Epsilon, ReleaseAction};
+use shuyun_domain::workspace::{Budget, Epsilon, OutputPolicy, ReleaseAction};
 use shuyun_store::authorization::agreements::AgreementScope;
 use shuyun_store::workspace::{Alert, Release, StoredQuery};
 
@@ -233,5 +233,30 @@ pub async fn set_budget(
             .set_privacy_budget(caller.principal()?, id, total, s.now())
             .await?
             .into(),
+    ))
+}
+
+pub async fn output_policy(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<OutputPolicy>> {
+    let p = caller.principal()?;
+    s.store
+        .agreement(AgreementScope::of(p), id, s.now())
+        .await?;
+    Ok(Json(s.store.output_policy(id).await?))
+}
+
+pub async fn set_output_policy(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<OutputPolicy>,
+) -> ApiResult<Json<OutputPolicy>> {
+    Ok(Json(
+        s.store
+            .set_output_policy(caller.principal()?, id, body, s.now())
+            .await?,
     ))
 }

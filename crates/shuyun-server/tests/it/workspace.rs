@@ -216,6 +216,30 @@ async fn releases_and_alerts(backend: Backend) {
     );
     let seen: Value = operator.get(&budget).await.expect("seen");
     assert_eq!(seen["total"], 1.0);
+
+    // The output-checking policy: defaults, then the institution's.
+    let policy = format!("/api/v1/agreements/{agreement}/output-policy");
+    let default: Value = operator.get(&policy).await.expect("policy");
+    assert_eq!(default["min_units"], 10);
+    let set: Value = szzx
+        .call(
+            Method::PUT,
+            &policy,
+            Some(&json!({"min_units": 20, "round_counts_to": 5})),
+        )
+        .await
+        .expect("set");
+    assert_eq!(
+        (set["min_units"].as_i64(), set["dominance_pct"].as_i64()),
+        (Some(20), Some(90))
+    );
+    assert_eq!(
+        szzx.call::<Value, _>(Method::PUT, &policy, Some(&json!({"min_units": 1})))
+            .await
+            .expect_err("k = 1")
+            .code(),
+        Some("validation_failed")
+    );
     assert!(app.store.verify_ledger().await.expect("verify").ok());
     app.stop().await;
 }

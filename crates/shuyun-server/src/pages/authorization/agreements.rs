@@ -512,6 +512,7 @@ pub async fn show(
         );
     }
     let budget = state.store.privacy_budget(id).await.ok().flatten();
+    let policy = state.store.output_policy(id).await.unwrap_or_default();
     // The operator's access now, per scenario and resource: the one
     // decision the workspace asks, so a suspension shows at once.
     let mut access = Vec::new();
@@ -587,6 +588,23 @@ pub async fn show(
             h2 { (ctx.t("az.scenarios")) }
             @for (sc, queries) in scenarios.iter().zip(&queries) { (scenario_card(&ctx, sc, &scenario_actions(sc, a.state, p.role), &names, queries)) }
             @if may_submit { details #submit-scenario { summary { (ctx.t("az.sc.submit")) } (scenario_form(&ctx, a, &resource_names)) } }
+        }
+        div.card #output-policy {
+            h2 { (ctx.t("ws.policy")) }
+            p #policy {
+                "k = " (policy.min_units) "；" (ctx.t("ws.policy.dominance")) " " (policy.dominance_top) " / " (policy.dominance_pct) "%；"
+                (ctx.t("ws.policy.p")) " " (policy.p_pct) "%；" (ctx.t("ws.policy.rounding")) " " (policy.round_counts_to)
+            }
+            @if ctx.can(Permission::AgreementManage) && a.state.is_live() {
+                form method="post" action=(format!("/agreements/{id}/output-policy")) {
+                    (ctx.csrf_field())
+                    label { "k" } input name="min_units" type="number" min="2" max="1000" value=(policy.min_units);
+                    label { (ctx.t("ws.policy.dominance")) } input name="dominance_pct" type="number" min="50" max="99" value=(policy.dominance_pct);
+                    label { (ctx.t("ws.policy.p")) } input name="p_pct" type="number" min="0" max="50" value=(policy.p_pct);
+                    label { (ctx.t("ws.policy.rounding")) } input name="round_counts_to" type="number" min="1" max="100" value=(policy.round_counts_to);
+                    div { button.small type="submit" { (ctx.t("az.save")) } }
+                }
+            }
         }
         div.card #privacy-budget {
             h2 { (ctx.t("ws.budget")) }
@@ -766,6 +784,35 @@ form_handler!(
         state
             .store
             .set_privacy_budget(p, id, total, state.now())
+            .await
+            .map_err(StoreError::into_domain)?;
+        Ok(Done::here())
+    }
+);
+
+form_handler!(
+    set_output_policy,
+    format!("/agreements/{id}"),
+    |state, ctx, p, id, f| {
+        let number = |name: &str| -> Result<u32, DomainError> {
+            f.get(name)
+                .trim()
+                .parse()
+                .map_err(|_| DomainError::invalid(name, "a whole number"))
+        };
+        let small = |name: &str| -> Result<u8, DomainError> {
+            u8::try_from(number(name)?).map_err(|_| DomainError::invalid(name, "at most 255"))
+        };
+        let policy = shuyun_domain::workspace::OutputPolicy {
+            min_units: number("min_units")?,
+            dominance_pct: small("dominance_pct")?,
+            p_pct: small("p_pct")?,
+            round_counts_to: number("round_counts_to")?,
+            ..state.store.output_policy(id).await.unwrap_or_default()
+        };
+        state
+            .store
+            .set_output_policy(p, id, policy, state.now())
             .await
             .map_err(StoreError::into_domain)?;
         Ok(Done::here())

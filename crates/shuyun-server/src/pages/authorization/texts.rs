@@ -598,4 +598,12 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "出域结果可下载",
         "A release is ready to download",
     ),
+    ("ws.policy", "输出审查规则", "Output-checking policy"),
+    (
+        "ws.policy.dominance",
+        "支配性规则（前n名 / 上限）",
+        "Dominance (top n / limit)",
+    ),
+    ("ws.policy.p", "p% 规则", "p% rule"),
+    ("ws.policy.rounding", "计数取整基数", "Counts rounded to"),
 ];
