@@ -29,26 +29,8 @@ async fn releases_and_alerts(backend: Backend) {
     let agreements: Vec<Value> = operator.get("/api/v1/agreements").await.expect("mine");
     let agreement = agreements[0]["id"].as_i64().expect("agreement");
 
-    // What the workspace records of a query (the engine is not wired in
-    // this test: the record is what it reports).
     let result = "district,firms\n珠山区,120\n昌江区,85\n";
-    let record = |outcome: QueryOutcome| QueryRecord {
-        scenario_id: scenario,
-        synthetic: false,
-        sql: "SELECT district, count(*) AS firms FROM enterprise_credit GROUP BY district".into(),
-        plan_fingerprint: "cd".repeat(32),
-        resources: vec![code.clone()],
-        fields: vec![format!("{code}.district")],
-        rows_scanned: 205,
-        result_sm3: if outcome.showed_result() {
-            hex::encode(shuyun_ledger::sm3(result.as_bytes()))
-        } else {
-            String::new()
-        },
-        outcome,
-        detail: json!({"suppressed": []}),
-        epsilon: Epsilon(0),
-    };
+    let record = |outcome: QueryOutcome| query_record(scenario, &code, result, outcome);
     let q = app
         .store
         .record_query(&op, record(QueryOutcome::Shown), now)
@@ -244,6 +226,29 @@ async fn releases_and_alerts(backend: Backend) {
     app.stop().await;
 }
 
+/// What the workspace reports of a district count over the enterprise
+/// credit resource with `result` as its output (the engine is not wired
+/// into these tests: the record is what it reports).
+fn query_record(scenario: i64, code: &str, result: &str, outcome: QueryOutcome) -> QueryRecord {
+    QueryRecord {
+        scenario_id: scenario,
+        synthetic: false,
+        sql: "SELECT district, count(*) AS firms FROM enterprise_credit GROUP BY district".into(),
+        plan_fingerprint: "cd".repeat(32),
+        resources: vec![code.to_string()],
+        fields: vec![format!("{code}.district")],
+        rows_scanned: 205,
+        result_sm3: if outcome.showed_result() {
+            hex::encode(shuyun_ledger::sm3(result.as_bytes()))
+        } else {
+            String::new()
+        },
+        outcome,
+        detail: json!({"resources": [code]}),
+        epsilon: Epsilon(0),
+    }
+}
+
 /// The demo's scenario sixty days on, the operator's principal, and a
 /// recorder of queries as the workspace reports them.
 async fn scenario_with_history(app: &App) -> (String, i64, shuyun_store::accounts::Principal, i64) {
@@ -285,23 +290,7 @@ async fn releases_in_chromium(backend: Backend) {
     let app = spawn_app(backend).await;
     let (code, scenario, op, now) = scenario_with_history(&app).await;
     let result = "district,firms\n珠山区,120\n昌江区,85\n";
-    let rec = |outcome: QueryOutcome| QueryRecord {
-        scenario_id: scenario,
-        synthetic: false,
-        sql: "SELECT district, count(*) AS firms FROM enterprise_credit GROUP BY district".into(),
-        plan_fingerprint: "ef".repeat(32),
-        resources: vec![code.clone()],
-        fields: vec![format!("{code}.district")],
-        rows_scanned: 205,
-        result_sm3: if outcome.showed_result() {
-            hex::encode(shuyun_ledger::sm3(result.as_bytes()))
-        } else {
-            String::new()
-        },
-        outcome,
-        detail: json!({"linked": ["enterprise_credit", "person_credit"]}),
-        epsilon: Epsilon(0),
-    };
+    let rec = |outcome: QueryOutcome| query_record(scenario, &code, result, outcome);
     let q = app
         .store
         .record_query(&op, rec(QueryOutcome::Shown), now)
