@@ -204,9 +204,14 @@ async fn run_server(cfg: Config, demo: Option<f64>) -> Result<(), String> {
             logins.join(", ")
         );
     }
+    let pseudonym_secret = shuyun_server::workspace::load_or_create_key(&cfg.workspace_key_file())?;
     let state = AppState::new(store.clone(), objects, clock, cfg.secure_cookies)
         .with_division(division)
-        .with_calendar(cfg.calendar.clone(), cfg.ticket_working_days);
+        .with_calendar(cfg.calendar.clone(), cfg.ticket_working_days)
+        .with_workspaces(shuyun_server::workspace::Workspaces::new(
+            pseudonym_secret,
+            shuyun_server::workspace::Limits::default(),
+        ));
     shuyun_server::serve(listener, state, shuyun_server::shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;

@@ -30,6 +30,10 @@ pub struct Config {
     /// Default: `<data_dir>/ledger-sm2.pem`.
     #[serde(default)]
     pub ledger_key_file: Option<PathBuf>,
+    /// The 32-byte secret the workspace's keyed pseudonyms derive from;
+    /// created if missing. Default: `<data_dir>/workspace-pseudonym.key`.
+    #[serde(default)]
+    pub workspace_key_file: Option<PathBuf>,
     /// Administrative division code of this platform (Jingdezhen: 360200).
     #[serde(default = "default_division")]
     pub division_code: String,
@@ -80,6 +84,7 @@ const KEYS: &[&str] = &[
     "database_url",
     "ledger_origin",
     "ledger_key_file",
+    "workspace_key_file",
     "division_code",
     "log_format",
     "secure_cookies",
@@ -149,6 +154,12 @@ impl Config {
         self.ledger_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("ledger-sm2.pem"))
+    }
+
+    pub fn workspace_key_file(&self) -> PathBuf {
+        self.workspace_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("workspace-pseudonym.key"))
     }
 }
 

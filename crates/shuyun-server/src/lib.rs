@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod objects;
 pub mod pages;
 pub mod routes;
+pub mod workspace;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -78,6 +79,8 @@ pub struct AppState {
     pub calendar: Arc<shuyun_domain::calendar::WorkCalendar>,
     /// Working days a department has to answer a ticket or objection.
     pub ticket_working_days: u32,
+    /// The secure workspace's running queries, limits and pseudonym secret.
+    pub workspaces: Arc<workspace::Workspaces>,
 }
 
 impl AppState {
@@ -98,7 +101,15 @@ impl AppState {
             objects,
             calendar: Arc::new(shuyun_domain::calendar::WorkCalendar::builtin()),
             ticket_working_days: DEFAULT_TICKET_WORKING_DAYS,
+            workspaces: Arc::new(workspace::Workspaces::random(workspace::Limits::default())),
         }
+    }
+
+    /// Use the platform's pseudonym secret (so pseudonyms stay the same
+    /// across restarts) and the workspace's limits.
+    pub fn with_workspaces(mut self, workspaces: workspace::Workspaces) -> Self {
+        self.workspaces = Arc::new(workspaces);
+        self
     }
 
     /// Use a configured working-day calendar and answer period for tickets.
@@ -301,7 +312,7 @@ pub fn open_objects(cfg: &Config) -> Result<Arc<dyn object_store::ObjectStore>, 
     objects::open(cfg)
 }
 
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);

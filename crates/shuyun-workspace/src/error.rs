@@ -25,6 +25,9 @@ pub enum ErrorCode {
     /// A table given to the session is inconsistent with its schema or
     /// allowance.
     InvalidTable,
+    /// Stopped before running as a linkage risk (C5): the caller's check of
+    /// the plan's facts refused it.
+    LinkageRisk,
     /// A fault of the platform, not of the query.
     Internal,
 }
@@ -38,6 +41,7 @@ impl ErrorCode {
             ErrorCode::LimitExceeded => "limit_exceeded",
             ErrorCode::Cancelled => "cancelled",
             ErrorCode::InvalidTable => "invalid_table",
+            ErrorCode::LinkageRisk => "linkage_risk",
             ErrorCode::Internal => "internal",
         }
     }

@@ -32,7 +32,7 @@ pub use filter::{predicate_expr, row_filter_expr};
 pub use functions::AGGREGATING;
 pub use pseudonym::PseudonymKey;
 pub use session::{
-    AuditFacts, CATALOG, CancelHandle, CheckOutcome, QueryOutput, SCHEMA, Workspace,
+    AuditFacts, CATALOG, CancelHandle, CheckOutcome, PlanFacts, QueryOutput, SCHEMA, Workspace,
     WorkspaceConfig,
 };
 pub use table::{Exposure, TableSpec, VisibleField, VisibleTable};

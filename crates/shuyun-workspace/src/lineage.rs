@@ -395,3 +395,46 @@ pub(crate) fn touched(
     });
     out
 }
+
+/// The `table.field`s the result is keyed by: the fields behind the
+/// grouping expressions of the result's aggregate (raw, or passed through
+/// the pseudonym function). Empty when the result is not an aggregate.
+/// The linkage check (C5) asks whether these are personal information.
+pub(crate) fn group_keys(plan: &LogicalPlan, tables: &[Arc<Guarded>]) -> BTreeSet<String> {
+    let mut p = plan;
+    loop {
+        match p {
+            LogicalPlan::Aggregate(a) => {
+                let ids = identity(&a.input, tables);
+                let taints = Lineage::new(tables).taints(&a.input).unwrap_or_default();
+                let schema = a.input.schema();
+                let mut out = BTreeSet::new();
+                for e in &a.group_expr {
+                    for c in e.column_refs() {
+                        let Ok(i) = schema.index_of_column(c) else {
+                            continue;
+                        };
+                        if let Some(Some((t, f))) = ids.get(i) {
+                            out.insert(format!("{}.{f}", tables[*t].view.name));
+                        }
+                        if let Some(t) = taints.get(i) {
+                            out.extend(t.iter().filter(|f| f.as_str() != UNKNOWN).cloned());
+                        }
+                    }
+                }
+                return out;
+            }
+            LogicalPlan::Projection(_)
+            | LogicalPlan::Sort(_)
+            | LogicalPlan::Limit(_)
+            | LogicalPlan::Filter(_)
+            | LogicalPlan::SubqueryAlias(_)
+            | LogicalPlan::Repartition(_)
+                if p.inputs().len() == 1 =>
+            {
+                p = p.inputs()[0];
+            }
+            _ => return BTreeSet::new(),
+        }
+    }
+}

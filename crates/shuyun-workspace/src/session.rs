@@ -35,7 +35,7 @@ use crate::error::{ErrorCode, WorkspaceError, WorkspaceResult, from_execution, f
 use crate::functions;
 use crate::guard::Guard;
 use crate::kcheck::{UnitCheck, plan_unit_check};
-use crate::lineage::{check_output, touched};
+use crate::lineage::{check_output, group_keys, touched};
 use crate::pseudonym::{PseudonymKey, pseudonym_udf};
 use crate::table::{Guarded, GuardedTable, TableSpec, TableStores, VisibleTable, build};
 
@@ -105,6 +105,21 @@ pub struct CheckOutcome {
     pub reasons: Vec<String>,
 }
 
+/// What a query's plan reads and how its result is keyed, known before it
+/// runs: the caller's gate (the linkage check, C5) decides on these.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlanFacts {
+    /// Resource codes read.
+    pub resources: Vec<String>,
+    /// `table.field` read (output, filters, joins, row filters).
+    pub fields: Vec<String>,
+    /// The result has a row per person or enterprise: it is not an
+    /// aggregate, and it reads unit-level tables.
+    pub unit_level: bool,
+    /// `table.field`s the result's aggregate is grouped by.
+    pub group_keys: Vec<String>,
+}
+
 /// The facts of one query, for the caller to write to the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AuditFacts {
@@ -117,6 +132,10 @@ pub struct AuditFacts {
     pub fields: Vec<String>,
     /// Rows read from storage.
     pub rows_scanned: u64,
+    /// See [`PlanFacts::unit_level`].
+    pub unit_level: bool,
+    /// See [`PlanFacts::group_keys`].
+    pub group_keys: Vec<String>,
     /// SM3 (hex) of the released rows (tab-separated text, one line each).
     pub result_sm3: String,
     pub check: CheckOutcome,
@@ -260,6 +279,16 @@ impl Workspace {
 
     /// Run one SQL query under the session's rules and limits.
     pub async fn run(&self, sql: &str) -> WorkspaceResult<QueryOutput> {
+        self.run_gated(sql, |_| Ok(())).await
+    }
+
+    /// Run one SQL query, first asking `gate` about its plan: an error
+    /// from the gate stops the query before it reads any data.
+    pub async fn run_gated(
+        &self,
+        sql: &str,
+        gate: impl FnOnce(&PlanFacts) -> WorkspaceResult<()> + Send,
+    ) -> WorkspaceResult<QueryOutput> {
         if self.cancel.is_cancelled() {
             return Err(WorkspaceError::new(
                 ErrorCode::Cancelled,
@@ -278,11 +307,15 @@ impl Workspace {
                 "the query ran longer than its time limit of {} s and was stopped",
                 limit.as_secs_f64()
             ))),
-            r = self.run_inner(sql) => r,
+            r = self.run_inner(sql, gate) => r,
         }
     }
 
-    async fn run_inner(&self, sql: &str) -> WorkspaceResult<QueryOutput> {
+    async fn run_inner(
+        &self,
+        sql: &str,
+        gate: impl FnOnce(&PlanFacts) -> WorkspaceResult<()>,
+    ) -> WorkspaceResult<QueryOutput> {
         let ctx = self.context()?;
         let state = ctx.state();
         let plan = self.plan(&state, sql).await?;
@@ -298,6 +331,20 @@ impl Workspace {
             optimized.display_indent().to_string().as_bytes(),
         ));
         let touched = touched(&optimized, &self.tables);
+        let mut resources = BTreeSet::new();
+        let mut fields = Vec::new();
+        for (t, fs) in &touched {
+            let g = &self.tables[*t];
+            resources.insert(g.view.resource.clone());
+            fields.extend(fs.iter().map(|f| format!("{}.{f}", g.view.name)));
+        }
+        let facts = PlanFacts {
+            resources: resources.into_iter().collect(),
+            fields,
+            unit_level: unit_check == UnitCheck::RowLevel,
+            group_keys: group_keys(&optimized, &self.tables).into_iter().collect(),
+        };
+        gate(&facts)?;
 
         let physical = DefaultPhysicalPlanner::default()
             .create_physical_plan(&optimized, &state)
@@ -334,22 +381,17 @@ impl Workspace {
             h.update(r.join("\t").as_bytes());
             h.update(b"\n");
         }
-        let mut resources = BTreeSet::new();
-        let mut fields = Vec::new();
-        for (t, fs) in &touched {
-            let g = &self.tables[*t];
-            resources.insert(g.view.resource.clone());
-            fields.extend(fs.iter().map(|f| format!("{}.{f}", g.view.name)));
-        }
         Ok(QueryOutput {
             schema,
             batches,
             audit: AuditFacts {
                 sql: sql.to_string(),
                 plan_fingerprint: fingerprint,
-                resources: resources.into_iter().collect(),
-                fields,
+                resources: facts.resources,
+                fields: facts.fields,
                 rows_scanned,
+                unit_level: facts.unit_level,
+                group_keys: facts.group_keys,
                 result_sm3: hex::encode(h.finalize()),
                 check,
             },

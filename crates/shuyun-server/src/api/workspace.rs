@@ -260,3 +260,48 @@ pub async fn set_output_policy(
             .await?,
     ))
 }
+
+impl From<crate::error::ApiError> for crate::workspace::RunError {
+    fn from(e: crate::error::ApiError) -> Self {
+        e.0.into()
+    }
+}
+
+/// The workspace of an approved scenario: its tables as the scope allows
+/// them (each field with grade and exposure), the output policy and the
+/// limits (schema browser).
+pub async fn workspace(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(scenario): ApiPath<i64>,
+) -> Result<Json<crate::workspace::WorkspaceInfo>, crate::workspace::RunError> {
+    Ok(Json(
+        crate::workspace::info(&s, caller.principal()?, scenario).await?,
+    ))
+}
+
+/// One SQL query in a scenario's workspace.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunQuery {
+    /// One query (SELECT … or WITH …), 1–100000 characters.
+    #[schemars(length(min = 1, max = 100000))]
+    pub sql: String,
+    /// Run on synthetic look-alike data (合成数据) for writing and
+    /// debugging; the result is labelled synthetic.
+    #[serde(default)]
+    pub synthetic: bool,
+}
+
+/// Run a query in the workspace: checked before it is shown, audited in
+/// the ledger whatever becomes of it.
+pub async fn run_query(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(scenario): ApiPath<i64>,
+    ApiJson(body): ApiJson<RunQuery>,
+) -> Result<Json<crate::workspace::QueryResult>, crate::workspace::RunError> {
+    Ok(Json(
+        crate::workspace::run(&s, caller.principal()?, scenario, &body.sql, body.synthetic).await?,
+    ))
+}

@@ -167,6 +167,9 @@ async fn step(
         .store
         .agreement_step(caller.principal()?, id, action, &body.note, due, now)
         .await?;
+    if a.state != shuyun_domain::authorization::AgreementState::Active {
+        s.workspaces.cancel_agreement(a.id);
+    }
     Ok(Json(entry(&s, a)))
 }
 
@@ -223,11 +226,14 @@ async fn scenario_step(
     action: ScenarioAction,
     body: StepNote,
 ) -> ApiResult<Json<Scenario>> {
-    Ok(Json(
-        s.store
-            .scenario_step(caller.principal()?, id, action, &body.note, s.now())
-            .await?,
-    ))
+    let sc = s
+        .store
+        .scenario_step(caller.principal()?, id, action, &body.note, s.now())
+        .await?;
+    if sc.state != shuyun_domain::authorization::ScenarioState::Approved {
+        s.workspaces.cancel_scenario(sc.agreement_id, sc.id);
+    }
+    Ok(Json(sc))
 }
 
 macro_rules! scenario_steps {

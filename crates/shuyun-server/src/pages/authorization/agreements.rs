@@ -640,6 +640,9 @@ form_handler!(step, format!("/agreements/{id}"), |state, ctx, p, id, f| {
         )
         .await
         .map_err(StoreError::into_domain)?;
+    if a.state != AgreementState::Active {
+        state.workspaces.cancel_agreement(a.id);
+    }
     Ok(Done::said(label(&ctx, "ag_state", a.state.as_str())))
 });
 
@@ -695,6 +698,9 @@ pub async fn scenario_step(
             .scenario_step(p, id, action, &f.get("note"), state.now())
             .await
             .map_err(StoreError::into_domain)?;
+        if sc.state != ScenarioState::Approved {
+            state.workspaces.cancel_scenario(sc.agreement_id, sc.id);
+        }
         Ok(label(&ctx, "sc_state", sc.state.as_str()))
     }
     .await;
