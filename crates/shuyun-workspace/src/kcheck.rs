@@ -1,122 +1,109 @@
-//! The minimum-count rule (最小单元数), planned before execution: every
-//! released row derived from person- or enterprise-level tables must
-//! aggregate at least k distinct units.
+//! The output checks' rewrite of the plan, before execution: every
+//! released row derived from person- or enterprise-level tables must be a
+//! cell of an aggregate that passes the checks of `checks.rs` (at least k
+//! distinct units, dominance, p% rule, differencing, rounding, totals,
+//! optional noise).
 //!
 //! When the query's result is an aggregate (under projections, sorts,
-//! limits, `HAVING` and aliases), the rule adds a hidden
-//! `count(DISTINCT unit)` per unit-level table to that aggregate and
-//! carries it to the output, after the visible columns; rows under k are
-//! suppressed after execution and the hidden columns dropped. A result
-//! that is not an aggregate over unit-level tables describes single units:
-//! all its rows are suppressed. Later checks (dominance, p-ratio,
-//! differencing) add their hidden aggregates the same way.
+//! limits, `HAVING` and aliases), the rewrite adds hidden aggregates to it
+//! — distinct units per unit column (`shuyun_units` over keyed unit
+//! digests), per-unit contributions of each `SUM`/`AVG` (only when there
+//! is one), bounded contributions under noise — and puts the check node
+//! directly above it, which judges the cells and drops the hidden
+//! columns. A result that is not an aggregate over unit-level tables
+//! describes single units: all its rows are suppressed.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use datafusion::common::{Column, Result};
-use datafusion::functions_aggregate::expr_fn::count_distinct;
-use datafusion::logical_expr::{Aggregate, Expr, LogicalPlan, Projection};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Column, Result, ScalarValue};
+use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::{
+    Aggregate, AggregateUDF, Expr, Extension, LogicalPlan, Projection, ScalarUDF, cast,
+};
+use shuyun_domain::workspace::checks::OutputPolicy;
+use shuyun_domain::workspace::privacy::sum_sensitivity;
+use shuyun_domain::workspace::Epsilon;
 
+use crate::checks::{CellPlan, CheckNode, NoiseSpec, Noisy, ResultHistory, Role};
 use crate::error::{WorkspaceError, WorkspaceResult};
 use crate::lineage::{identity, scanned};
 use crate::table::Guarded;
+use crate::units::{Summary, contributions_udaf, units_udaf};
 
-/// The prefix of hidden unit-count columns.
-pub const UNITS_PREFIX: &str = "__shuyun_units_";
+/// The prefix of hidden columns.
+pub const HIDDEN_PREFIX: &str = "__shuyun_";
 
 /// How the result of a plan is checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) enum UnitCheck {
     /// No unit-level table feeds the result.
     None,
-    /// The last `hidden` columns are unit counts.
-    Counted { hidden: usize },
+    /// The result's aggregate is checked cell by cell.
+    Cells(Arc<CellPlan>),
     /// Rows describe single units: all are suppressed.
     RowLevel,
 }
 
-/// Rewrite `plan` for the rule; returns the plan and how to check its rows.
+/// What the rewrite needs besides the plan.
+pub(crate) struct CheckSetup<'a> {
+    pub tables: &'a [Arc<Guarded>],
+    pub policy: OutputPolicy,
+    pub digest: Arc<ScalarUDF>,
+    pub history: Option<ResultHistory>,
+    pub noise: Option<NoiseSpec>,
+}
+
+/// Rewrite `plan` for the checks; returns the plan and how to check its
+/// rows.
 pub(crate) fn plan_unit_check(
     plan: LogicalPlan,
-    tables: &[Arc<Guarded>],
+    setup: &CheckSetup<'_>,
 ) -> WorkspaceResult<(LogicalPlan, UnitCheck)> {
+    let tables = setup.tables;
     let unit_level: BTreeSet<usize> = scanned(&plan, tables)
         .into_iter()
         .filter(|i| tables[*i].view.unit.is_some())
         .collect();
     if unit_level.is_empty() {
+        if setup.noise.is_some() {
+            return Err(WorkspaceError::not_allowed(
+                "noise (differential privacy) applies to aggregates over person- or \
+                 enterprise-level tables; this query reads none",
+            ));
+        }
         return Ok((plan, UnitCheck::None));
     }
-    match add_counts(&plan, tables)? {
-        Some((p, hidden)) => Ok((p, UnitCheck::Counted { hidden })),
+    match wrap(&plan, setup)? {
+        Some((p, cells)) => Ok((p, UnitCheck::Cells(cells))),
+        None if setup.noise.is_some() => Err(WorkspaceError::not_allowed(
+            "under noise (differential privacy) the result must be an aggregate \
+             (COUNT, SUM or AVG) over a person- or enterprise-level table",
+        )),
         None => Ok((plan, UnitCheck::RowLevel)),
     }
 }
 
 fn internal(e: datafusion::error::DataFusionError) -> WorkspaceError {
-    WorkspaceError::internal(format!("minimum-count rewrite: {e}"))
+    WorkspaceError::internal(format!("output-check rewrite: {e}"))
 }
 
-/// Descend the chain above the result's aggregate, add the hidden counts
-/// there, and rebuild the chain carrying them. `None` when the result is
-/// not such an aggregate.
-fn add_counts(
+/// Descend the chain above the result's aggregate, put the check node
+/// above it, and rebuild the chain. `None` when the result is not such an
+/// aggregate.
+fn wrap(
     plan: &LogicalPlan,
-    tables: &[Arc<Guarded>],
-) -> WorkspaceResult<Option<(LogicalPlan, usize)>> {
+    setup: &CheckSetup<'_>,
+) -> WorkspaceResult<Option<(LogicalPlan, Arc<CellPlan>)>> {
     match plan {
-        LogicalPlan::Aggregate(a) => {
-            let ids = identity(&a.input, tables);
-            let schema = a.input.schema();
-            let mut extra = Vec::new();
-            for t in scanned(&a.input, tables) {
-                let Some(unit) = &tables[t].view.unit else {
-                    continue;
-                };
-                let cols: Vec<usize> = ids
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, id)| id.as_ref() == Some(&(t, unit.clone())))
-                    .map(|(i, _)| i)
-                    .collect();
-                if cols.is_empty() {
-                    return Err(WorkspaceError::not_allowed(format!(
-                        "the minimum-count rule counts the units ('{unit}') of table '{}' in each \
-                         result row, but this query's shape hides that field from its \
-                         aggregate; aggregate over the table (or a subquery that keeps '{unit}') \
-                         directly",
-                        tables[t].view.name
-                    )));
-                }
-                for i in cols {
-                    let c = Column::from(schema.qualified_field(i));
-                    extra.push(count_distinct(Expr::Column(c)));
-                }
-            }
-            let start = a.aggr_expr.len();
-            let mut aggr = a.aggr_expr.clone();
-            for (k, e) in extra.iter().enumerate() {
-                aggr.push(e.clone().alias(format!("{UNITS_PREFIX}{}", start + k)));
-            }
-            let hidden = extra.len();
-            let new = Aggregate::try_new(a.input.clone(), a.group_expr.clone(), aggr)
-                .map_err(internal)?;
-            Ok(Some((LogicalPlan::Aggregate(new), hidden)))
-        }
+        LogicalPlan::Aggregate(a) => check_aggregate(a, setup).map(Some),
         LogicalPlan::Projection(p) => {
-            let Some((input, hidden)) = add_counts(&p.input, tables)? else {
+            let Some((input, cells)) = wrap(&p.input, setup)? else {
                 return Ok(None);
             };
-            let n = input.schema().fields().len();
-            let mut exprs = p.expr.clone();
-            for i in n - hidden..n {
-                exprs.push(Expr::Column(Column::from(
-                    input.schema().qualified_field(i),
-                )));
-            }
-            let new = Projection::try_new(exprs, Arc::new(input)).map_err(internal)?;
-            Ok(Some((LogicalPlan::Projection(new), hidden)))
+            let new = Projection::try_new(p.expr.clone(), Arc::new(input)).map_err(internal)?;
+            Ok(Some((LogicalPlan::Projection(new), cells)))
         }
         LogicalPlan::Sort(_)
         | LogicalPlan::Limit(_)
@@ -125,14 +112,332 @@ fn add_counts(
             let [input] = plan.inputs()[..] else {
                 return Ok(None);
             };
-            let Some((input, hidden)) = add_counts(input, tables)? else {
+            let Some((input, cells)) = wrap(input, setup)? else {
                 return Ok(None);
             };
             let new = rebuild(plan, input).map_err(internal)?;
-            Ok(Some((new, hidden)))
+            Ok(Some((new, cells)))
         }
         _ => Ok(None),
     }
+}
+
+/// The aggregate function behind an aggregate expression.
+fn aggregate_function(e: &Expr) -> Option<&AggregateFunction> {
+    let mut e = e;
+    while let Expr::Alias(a) = e {
+        e = &a.expr;
+    }
+    match e {
+        Expr::AggregateFunction(f) => Some(f),
+        _ => None,
+    }
+}
+
+fn role_of(e: &Expr) -> Role {
+    match aggregate_function(e) {
+        Some(f) => match (f.func.name(), f.params.distinct) {
+            ("count", false) => Role::Count,
+            ("count", true) => Role::CountDistinct,
+            ("sum", false) => Role::Sum,
+            _ => Role::Other,
+        },
+        None => Role::Other,
+    }
+}
+
+/// A numeric literal (possibly negated or cast).
+fn literal(e: &Expr) -> Option<f64> {
+    match e {
+        Expr::Literal(v, _) => match v.cast_to(&DataType::Float64).ok()? {
+            ScalarValue::Float64(Some(x)) if x.is_finite() => Some(x),
+            _ => None,
+        },
+        Expr::Negative(x) => literal(x).map(|v| -v),
+        Expr::Cast(c) => literal(&c.expr),
+        Expr::TryCast(c) => literal(&c.expr),
+        Expr::Alias(a) => literal(&a.expr),
+        _ => None,
+    }
+}
+
+/// `(name, [a, b])` of a two-argument scalar function call.
+fn call2<'a>(e: &'a Expr, name: &str) -> Option<(&'a Expr, &'a Expr)> {
+    match e {
+        Expr::ScalarFunction(f) if f.func.name() == name => match f.args.as_slice() {
+            [a, b] => Some((a, b)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// One argument literal, the other not: (literal, other).
+fn split_literal(a: &Expr, b: &Expr) -> Option<(f64, &Expr)> {
+    match (literal(a), literal(b)) {
+        (Some(x), None) => Some((x, b)),
+        (None, Some(x)) => Some((x, a)),
+        _ => None,
+    }
+}
+
+/// The operator's bounds of a summed value: `least(greatest(x, lo), hi)`
+/// or `greatest(least(x, hi), lo)`, literals, `lo <= hi`.
+pub(crate) fn stated_bounds(e: &Expr) -> Option<(f64, f64)> {
+    let mut e = e;
+    while let Expr::Alias(a) = e {
+        e = &a.expr;
+    }
+    if let Some((a, b)) = call2(e, "least") {
+        let (hi, inner) = split_literal(a, b)?;
+        let (c, d) = call2(inner, "greatest")?;
+        let (lo, _) = split_literal(c, d)?;
+        return (lo <= hi).then_some((lo, hi));
+    }
+    if let Some((a, b)) = call2(e, "greatest") {
+        let (lo, inner) = split_literal(a, b)?;
+        let (c, d) = call2(inner, "least")?;
+        let (hi, _) = split_literal(c, d)?;
+        return (lo <= hi).then_some((lo, hi));
+    }
+    None
+}
+
+fn hidden(
+    func: Arc<AggregateUDF>,
+    args: Vec<Expr>,
+    filter: Option<Box<Expr>>,
+    name: String,
+) -> Expr {
+    Expr::AggregateFunction(AggregateFunction::new_udf(
+        func,
+        args,
+        false,
+        filter,
+        vec![],
+        None,
+    ))
+    .alias(name)
+}
+
+fn refuse_noise(what: &str) -> WorkspaceError {
+    WorkspaceError::not_allowed(format!(
+        "under noise (differential privacy) only COUNT(*), COUNT(x), SUM(x) and AVG(x) over one \
+         person- or enterprise-level table are allowed, without DISTINCT and grouping sets; \
+         {what}"
+    ))
+}
+
+/// Add the hidden aggregates to `a` and put the check node above it.
+fn check_aggregate(
+    a: &Aggregate,
+    setup: &CheckSetup<'_>,
+) -> WorkspaceResult<(LogicalPlan, Arc<CellPlan>)> {
+    let tables = setup.tables;
+    let ids = identity(&a.input, tables);
+    let schema = a.input.schema();
+    let mut unit_cols = Vec::new();
+    for t in scanned(&a.input, tables) {
+        let Some(unit) = &tables[t].view.unit else {
+            continue;
+        };
+        let cols: Vec<usize> = ids
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| id.as_ref() == Some(&(t, unit.clone())))
+            .map(|(i, _)| i)
+            .collect();
+        if cols.is_empty() {
+            return Err(WorkspaceError::not_allowed(format!(
+                "the minimum-count rule counts the units ('{unit}') of table '{}' in each \
+                 result row, but this query's shape hides that field from its \
+                 aggregate; aggregate over the table (or a subquery that keeps '{unit}') \
+                 directly",
+                tables[t].view.name
+            )));
+        }
+        for i in cols {
+            let c = Column::from(schema.qualified_field(i));
+            unit_cols.push(setup.digest.call(vec![Expr::Column(c)]));
+        }
+    }
+
+    let visible = a.schema.fields().len();
+    let grouping = matches!(a.group_expr.as_slice(), [Expr::GroupingSet(_)]);
+    let first_aggr = visible - a.aggr_expr.len();
+    let mut roles = vec![Role::Group; first_aggr];
+    if grouping && let Some(r) = roles.last_mut() {
+        *r = Role::GroupingId;
+    }
+    roles.extend(a.aggr_expr.iter().map(role_of));
+
+    let noise = setup.noise;
+    let digests = setup.history.is_some() || noise.is_some();
+    let mut aggr = a.aggr_expr.clone();
+    let mut next = |aggr: &mut Vec<Expr>, f, args, filter, what: &str| -> usize {
+        let i = aggr.len();
+        aggr.push(hidden(f, args, filter, format!("{HIDDEN_PREFIX}{what}_{i}")));
+        first_aggr + i
+    };
+
+    let mut units = Vec::new();
+    for u in &unit_cols {
+        units.push(next(&mut aggr, units_udaf(digests), vec![u.clone()], None, "units"));
+    }
+    let mut magnitudes = Vec::new();
+    for e in &a.aggr_expr {
+        let Some(f) = aggregate_function(e) else {
+            continue;
+        };
+        if !matches!(f.func.name(), "sum" | "avg" | "mean") {
+            continue;
+        }
+        let Some(arg) = f.params.args.first() else {
+            continue;
+        };
+        for (ui, u) in unit_cols.iter().enumerate() {
+            let c = next(
+                &mut aggr,
+                contributions_udaf(Summary::Magnitude),
+                vec![u.clone(), cast(arg.clone(), DataType::Float64)],
+                f.params.filter.clone(),
+                "magnitude",
+            );
+            magnitudes.push((c, ui));
+        }
+    }
+
+    let mut noisy = Vec::new();
+    let mut epsilon_each = Epsilon(0);
+    if let Some(spec) = noise {
+        if grouping {
+            return Err(refuse_noise("this query has grouping sets (ROLLUP, CUBE)"));
+        }
+        let [unit] = unit_cols.as_slice() else {
+            return Err(refuse_noise(&format!(
+                "this query's aggregate has {} unit columns",
+                unit_cols.len()
+            )));
+        };
+        if spec.rows_per_unit == 0 {
+            return Err(WorkspaceError::not_allowed(
+                "the bound on rows per unit must be at least 1",
+            ));
+        }
+        let rows = f64::from(spec.rows_per_unit);
+        let count_sensitivity = sum_sensitivity(0.0, 1.0, spec.rows_per_unit);
+        for (j, e) in a.aggr_expr.iter().enumerate() {
+            let col = first_aggr + j;
+            let Some(f) = aggregate_function(e) else {
+                return Err(refuse_noise("an output is not an aggregate function"));
+            };
+            let name = f.func.name();
+            if f.params.distinct {
+                return Err(refuse_noise(&format!("'{name}(DISTINCT …)' is refused")));
+            }
+            let filter = f.params.filter.clone();
+            let arg = f.params.args.first().cloned();
+            let mut count = |aggr: &mut Vec<Expr>| {
+                let value = match &arg {
+                    Some(x) => cast(x.clone().is_not_null(), DataType::Float64),
+                    None => Expr::Literal(ScalarValue::Float64(Some(1.0)), None),
+                };
+                next(
+                    aggr,
+                    contributions_udaf(Summary::bounded(0.0, rows)),
+                    vec![unit.clone(), value],
+                    filter.clone(),
+                    "dp_count",
+                )
+            };
+            match name {
+                "count" => noisy.push(Noisy::Count {
+                    col,
+                    count: count(&mut aggr),
+                    sensitivity: count_sensitivity,
+                }),
+                "sum" | "avg" | "mean" => {
+                    let Some(x) = &arg else {
+                        return Err(refuse_noise(&format!("'{name}' needs an argument")));
+                    };
+                    let Some((lo, hi)) = stated_bounds(x) else {
+                        return Err(WorkspaceError::not_allowed(format!(
+                            "under noise the value of '{name}' must state its bounds with \
+                             literals, e.g. {name}(least(greatest(x, 0), 100000))"
+                        )));
+                    };
+                    let sensitivity = sum_sensitivity(lo, hi, spec.rows_per_unit);
+                    let sum = next(
+                        &mut aggr,
+                        contributions_udaf(Summary::bounded(
+                            (rows * lo).min(0.0),
+                            (rows * hi).max(0.0),
+                        )),
+                        vec![unit.clone(), cast(x.clone(), DataType::Float64)],
+                        filter.clone(),
+                        "dp_sum",
+                    );
+                    if name == "sum" {
+                        let t = a.schema.field(col).data_type();
+                        if !matches!(t, DataType::Int64 | DataType::UInt64 | DataType::Float64) {
+                            return Err(refuse_noise(&format!(
+                                "a sum of type {t} cannot take noise; cast the value to \
+                                 BIGINT or DOUBLE"
+                            )));
+                        }
+                        noisy.push(Noisy::Sum {
+                            col,
+                            sum,
+                            sensitivity,
+                        });
+                    } else {
+                        noisy.push(Noisy::Avg {
+                            col,
+                            sum,
+                            count: count(&mut aggr),
+                            sum_sensitivity: sensitivity,
+                            count_sensitivity,
+                        });
+                    }
+                }
+                other => return Err(refuse_noise(&format!("'{other}' is refused"))),
+            }
+        }
+        let statistics: u32 = noisy.iter().map(Noisy::statistics).sum();
+        if statistics == 0 {
+            return Err(refuse_noise("this query has no aggregate to add noise to"));
+        }
+        epsilon_each = Epsilon((spec.epsilon.0 / u64::from(statistics)).max(1));
+        spec.mechanism
+            .noise(1.0, epsilon_each, 0.5, 0.5)
+            .map_err(|e| WorkspaceError::not_allowed(e.message))?;
+    }
+
+    let plan = Arc::new(CellPlan {
+        policy: setup.policy,
+        roles,
+        grouping_id: grouping.then(|| first_aggr - 1),
+        units,
+        digests,
+        magnitudes,
+        noisy,
+        noise,
+        epsilon_each,
+        history: setup.history.clone(),
+        report: Mutex::new(None),
+    });
+    let new = Aggregate::try_new(a.input.clone(), a.group_expr.clone(), aggr).map_err(internal)?;
+    let node = CheckNode {
+        input: LogicalPlan::Aggregate(new),
+        schema: a.schema.clone(),
+        plan: plan.clone(),
+    };
+    Ok((
+        LogicalPlan::Extension(Extension {
+            node: Arc::new(node),
+        }),
+        plan,
+    ))
 }
 
 fn rebuild(plan: &LogicalPlan, input: LogicalPlan) -> Result<LogicalPlan> {

@@ -17,6 +17,7 @@
 //! agreement's queries. Every result carries its [`AuditFacts`].
 
 mod bridge;
+mod checks;
 mod error;
 mod filter;
 mod functions;
@@ -26,7 +27,9 @@ mod lineage;
 mod pseudonym;
 mod session;
 mod table;
+mod units;
 
+pub use checks::{NoiseApplied, NoiseSpec, ResultHistory, RunOptions, SuppressedBy};
 pub use error::{ErrorCode, WorkspaceError, WorkspaceResult};
 pub use filter::{predicate_expr, row_filter_expr};
 pub use functions::AGGREGATING;

@@ -18,6 +18,7 @@ use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{DFSchema, Result};
 use datafusion::logical_expr::{Expr, JoinType, LogicalPlan};
 
+use crate::checks::as_check;
 use crate::error::WorkspaceError;
 use crate::functions::AGGREGATING;
 use crate::pseudonym::PSEUDONYM_FN;
@@ -182,6 +183,12 @@ impl<'a> Lineage<'a> {
                 self.taints(inputs[0])?
             }
             LogicalPlan::EmptyRelation(_) | LogicalPlan::Values(_) => vec![Taint::new(); n],
+            // The output checks pass their input's leading columns through.
+            LogicalPlan::Extension(e) if as_check(e.node.as_ref()).is_some() => {
+                let mut t = self.taints(inputs[0])?;
+                t.truncate(n);
+                t
+            }
             _ => all_of_inputs(self)?,
         })
     }
@@ -341,6 +348,11 @@ pub(crate) fn identity(
             out.resize(n, None);
             out
         }
+        LogicalPlan::Extension(e) if as_check(e.node.as_ref()).is_some() => {
+            let mut out = identity(inputs[0], tables);
+            out.resize(n, None);
+            out
+        }
         LogicalPlan::Filter(_)
         | LogicalPlan::Sort(_)
         | LogicalPlan::Limit(_)
@@ -430,6 +442,7 @@ pub(crate) fn group_keys(plan: &LogicalPlan, tables: &[Arc<Guarded>]) -> BTreeSe
             | LogicalPlan::Filter(_)
             | LogicalPlan::SubqueryAlias(_)
             | LogicalPlan::Repartition(_)
+            | LogicalPlan::Extension(_)
                 if p.inputs().len() == 1 =>
             {
                 p = p.inputs()[0];

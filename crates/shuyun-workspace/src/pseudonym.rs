@@ -30,6 +30,20 @@ impl PseudonymKey {
         (b.len() >= 16).then_some(Self(b))
     }
 
+    /// The keys of the unit digests of the output checks (SipHash-1-3),
+    /// derived from this key: digests of one agreement mean nothing under
+    /// another.
+    pub(crate) fn digest_keys(&self) -> (u64, u64) {
+        let mut h = Sm3::new();
+        h.update(b"shuyun unit digest\0");
+        h.update(&self.0);
+        let d = h.finalize();
+        let (mut a, mut b) = ([0u8; 8], [0u8; 8]);
+        a.copy_from_slice(&d[..8]);
+        b.copy_from_slice(&d[8..16]);
+        (u64::from_le_bytes(a), u64::from_le_bytes(b))
+    }
+
     /// The pseudonym of one value.
     pub fn pseudonym(&self, value: &str) -> String {
         let mut h = Sm3::new();

@@ -7,8 +7,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use datafusion::arrow::array::{Array, BooleanArray, Int64Array};
-use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -29,15 +27,19 @@ use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use futures::StreamExt;
+use shuyun_domain::workspace::checks::OutputPolicy;
+use shuyun_domain::workspace::{Epsilon, Suppression};
 use sm3::{Digest, Sm3};
 
+use crate::checks::{CellReport, CheckPlanner, NoiseApplied, RunOptions, SuppressedBy};
 use crate::error::{ErrorCode, WorkspaceError, WorkspaceResult, from_execution, from_planning};
 use crate::functions;
 use crate::guard::Guard;
-use crate::kcheck::{UnitCheck, plan_unit_check};
+use crate::kcheck::{CheckSetup, UnitCheck, plan_unit_check};
 use crate::lineage::{check_output, group_keys, touched};
 use crate::pseudonym::{PseudonymKey, pseudonym_udf};
 use crate::table::{Guarded, GuardedTable, TableSpec, TableStores, VisibleTable, build};
+use crate::units::digest_udf;
 
 /// The catalog and schema the operator's tables live in; nothing else
 /// exists.
@@ -47,8 +49,9 @@ pub const SCHEMA: &str = "workspace";
 /// Limits and thresholds of a session.
 #[derive(Debug, Clone)]
 pub struct WorkspaceConfig {
-    /// Minimum distinct units per released row (k), per agreement.
-    pub min_units: u64,
+    /// The agreement's output-checking policy: minimum distinct units per
+    /// released cell (k), dominance, p% rule, count rounding.
+    pub policy: OutputPolicy,
     /// Memory one query may use, in bytes. Nothing spills to disk.
     pub memory_limit: usize,
     /// Wall time one query may take, planning included.
@@ -62,7 +65,7 @@ pub struct WorkspaceConfig {
 impl Default for WorkspaceConfig {
     fn default() -> Self {
         Self {
-            min_units: 10,
+            policy: OutputPolicy::default(),
             memory_limit: 256 * 1024 * 1024,
             time_limit: Duration::from_secs(60),
             max_result_rows: 10_000,
@@ -90,18 +93,42 @@ impl CancelHandle {
     }
 }
 
-/// What the output checks did.
+/// What the output checks did (shown to the operator as JSON; counts and
+/// rules, never values).
+///
+/// For a result that is an aggregate over person- or enterprise-level
+/// tables, the checks judge the aggregate's rows (cells) before anything
+/// the query does with them: `rows_produced` counts those cells,
+/// `rows_suppressed` those withheld, `rows_released` the rows of the
+/// final result (after `HAVING`, `LIMIT`…). For a result that is not an
+/// aggregate over unit-level tables all rows are withheld; for one that
+/// reads no unit-level table all are released.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CheckOutcome {
     /// The k applied.
     pub min_units: u64,
-    /// Rows the query produced.
+    /// Rows (cells) the query produced.
     pub rows_produced: usize,
     /// Rows released to the operator.
     pub rows_released: usize,
     /// Rows withheld.
     pub rows_suppressed: usize,
-    /// Why rows were withheld, in words (no values).
+    /// Cells withheld by rule (`too_few_units`, `dominance`, `p_rule`,
+    /// `differencing`), each under the first rule it broke.
+    pub suppressed: SuppressedBy,
+    /// Totals of `GROUPING SETS`/`ROLLUP`/`CUBE` withheld because every
+    /// part of them was withheld (included in `rows_suppressed`).
+    pub totals_withheld: usize,
+    /// Totals recomputed from their published parts, because a part was
+    /// withheld: counts and sums are the sums of the published parts; other
+    /// aggregates of those rows (means, distinct counts, min/max…) are
+    /// withheld (NULL).
+    pub totals_recomputed: usize,
+    /// The multiple counts were rounded to, if they were.
+    pub rounded_to: Option<u32>,
+    /// The noise added (differential privacy), if any.
+    pub noise: Option<NoiseApplied>,
+    /// Why rows were withheld or changed, in words (no values).
     pub reasons: Vec<String>,
 }
 
@@ -139,6 +166,9 @@ pub struct AuditFacts {
     /// SM3 (hex) of the released rows (tab-separated text, one line each).
     pub result_sm3: String,
     pub check: CheckOutcome,
+    /// The privacy loss of the query when noise was added: the caller
+    /// charges it to the agreement's budget.
+    pub epsilon: Option<Epsilon>,
 }
 
 /// A released result.
@@ -187,6 +217,8 @@ pub struct Workspace {
     tables: Vec<Arc<Guarded>>,
     stores: Arc<TableStores>,
     guard: Arc<Guard>,
+    /// The keyed digest of units (keys derived from the pseudonym key).
+    digest: Arc<datafusion::logical_expr::ScalarUDF>,
     config: WorkspaceConfig,
     cancel: CancelHandle,
 }
@@ -213,6 +245,7 @@ impl Workspace {
         Ok(Self {
             tables: out,
             stores,
+            digest: digest_udf(key.digest_keys()),
             guard: Arc::new(Guard {
                 pseudonym: pseudonym_udf(key),
             }),
@@ -289,6 +322,21 @@ impl Workspace {
         sql: &str,
         gate: impl FnOnce(&PlanFacts) -> WorkspaceResult<()> + Send,
     ) -> WorkspaceResult<QueryOutput> {
+        self.run_with(sql, gate, RunOptions::default()).await
+    }
+
+    /// Run one SQL query with per-query options: the scenario's
+    /// [`ResultHistory`](crate::ResultHistory) (differencing protection;
+    /// the released cells are added to it) and [`NoiseSpec`](crate::NoiseSpec)
+    /// (differential privacy; the ε spent is in
+    /// [`AuditFacts::epsilon`]). `gate` is asked about the plan first, as
+    /// in [`Workspace::run_gated`].
+    pub async fn run_with(
+        &self,
+        sql: &str,
+        gate: impl FnOnce(&PlanFacts) -> WorkspaceResult<()> + Send,
+        options: RunOptions,
+    ) -> WorkspaceResult<QueryOutput> {
         if self.cancel.is_cancelled() {
             return Err(WorkspaceError::new(
                 ErrorCode::Cancelled,
@@ -307,7 +355,7 @@ impl Workspace {
                 "the query ran longer than its time limit of {} s and was stopped",
                 limit.as_secs_f64()
             ))),
-            r = self.run_inner(sql, gate) => r,
+            r = self.run_inner(sql, gate, options) => r,
         }
     }
 
@@ -315,16 +363,20 @@ impl Workspace {
         &self,
         sql: &str,
         gate: impl FnOnce(&PlanFacts) -> WorkspaceResult<()>,
+        options: RunOptions,
     ) -> WorkspaceResult<QueryOutput> {
         let ctx = self.context()?;
         let state = ctx.state();
         let plan = self.plan(&state, sql).await?;
-        let (plan, unit_check) = plan_unit_check(plan, &self.tables)?;
-        let visible = plan.schema().fields().len()
-            - match unit_check {
-                UnitCheck::Counted { hidden } => hidden,
-                _ => 0,
-            };
+        let setup = CheckSetup {
+            tables: &self.tables,
+            policy: self.config.policy,
+            digest: self.digest.clone(),
+            history: options.history,
+            noise: options.noise,
+        };
+        let (plan, unit_check) = plan_unit_check(plan, &setup)?;
+        let visible = plan.schema().fields().len();
         let optimized = state.optimize(&plan).map_err(from_planning)?;
         check_output(&optimized, &self.tables, visible)?;
         let fingerprint = hex::encode(Sm3::digest(
@@ -341,21 +393,28 @@ impl Workspace {
         let facts = PlanFacts {
             resources: resources.into_iter().collect(),
             fields,
-            unit_level: unit_check == UnitCheck::RowLevel,
+            unit_level: matches!(unit_check, UnitCheck::RowLevel),
             group_keys: group_keys(&optimized, &self.tables).into_iter().collect(),
         };
         gate(&facts)?;
 
-        let physical = DefaultPhysicalPlanner::default()
-            .create_physical_plan(&optimized, &state)
-            .await
-            .map_err(from_planning)?;
-        let mut stream =
-            execute_stream(physical.clone(), state.task_ctx()).map_err(|e| from_execution(&e))?;
+        let physical =
+            DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(CheckPlanner)])
+                .create_physical_plan(&optimized, &state)
+                .await
+                .map_err(from_planning)?;
+        let failed = |e: datafusion::error::DataFusionError| match &unit_check {
+            UnitCheck::Cells(c) => match c.take_report() {
+                Some(Err(w)) => w,
+                _ => from_execution(&e),
+            },
+            _ => from_execution(&e),
+        };
+        let mut stream = execute_stream(physical.clone(), state.task_ctx()).map_err(failed)?;
         let mut batches = Vec::new();
         let mut rows = 0usize;
         while let Some(b) = stream.next().await {
-            let b = b.map_err(|e| from_execution(&e))?;
+            let b = b.map_err(failed)?;
             rows += b.num_rows();
             if rows > self.config.max_result_rows {
                 return Err(WorkspaceError::limit(format!(
@@ -368,7 +427,7 @@ impl Workspace {
         drop(stream);
         let rows_scanned = scanned_rows(physical.as_ref());
 
-        let (batches, check) = self.apply_unit_check(batches, rows, &unit_check, visible)?;
+        let (batches, check) = self.apply_unit_check(batches, rows, &unit_check)?;
         let schema = Arc::new(
             optimized
                 .schema()
@@ -393,6 +452,7 @@ impl Workspace {
                 unit_level: facts.unit_level,
                 group_keys: facts.group_keys,
                 result_sm3: hex::encode(h.finalize()),
+                epsilon: check.noise.as_ref().map(|n| n.epsilon),
                 check,
             },
         })
@@ -456,30 +516,28 @@ impl Workspace {
         batches: Vec<RecordBatch>,
         rows: usize,
         check: &UnitCheck,
-        visible: usize,
     ) -> WorkspaceResult<(Vec<RecordBatch>, CheckOutcome)> {
-        let k = self.config.min_units;
+        let policy = self.config.policy;
+        let k = u64::from(policy.min_units);
         let mut outcome = CheckOutcome {
             min_units: k,
             rows_produced: rows,
             rows_released: rows,
             rows_suppressed: 0,
+            suppressed: SuppressedBy::default(),
+            totals_withheld: 0,
+            totals_recomputed: 0,
+            rounded_to: None,
+            noise: None,
             reasons: Vec::new(),
-        };
-        let proj: Vec<usize> = (0..visible).collect();
-        let project = |b: &RecordBatch| {
-            b.project(&proj)
-                .map_err(|e| WorkspaceError::internal(format!("project: {e}")))
         };
         match check {
             UnitCheck::None => Ok((batches, outcome)),
             UnitCheck::RowLevel => {
-                let kept: Vec<RecordBatch> = batches
-                    .iter()
-                    .map(|b| project(&b.slice(0, 0)))
-                    .collect::<Result<_, _>>()?;
+                let kept: Vec<RecordBatch> = batches.iter().map(|b| b.slice(0, 0)).collect();
                 outcome.rows_released = 0;
                 outcome.rows_suppressed = rows;
+                outcome.suppressed.too_few_units = rows;
                 if rows > 0 {
                     outcome.reasons.push(format!(
                         "{rows} row(s) withheld: the result is not an aggregate, so each row \
@@ -488,41 +546,89 @@ impl Workspace {
                 }
                 Ok((kept, outcome))
             }
-            UnitCheck::Counted { hidden } => {
-                let mut kept = Vec::new();
-                let mut suppressed = 0usize;
-                for b in &batches {
-                    let n = b.num_rows();
-                    let mut keep = vec![true; n];
-                    for c in visible..visible + hidden {
-                        let col = b.column(c);
-                        let Some(counts) = col.as_any().downcast_ref::<Int64Array>() else {
-                            return Err(WorkspaceError::internal("unit counts are not integers"));
-                        };
-                        for (r, k_r) in keep.iter_mut().enumerate() {
-                            if counts.is_null(r) || (counts.value(r) as u64) < k {
-                                *k_r = false;
-                            }
-                        }
-                    }
-                    suppressed += keep.iter().filter(|x| !**x).count();
-                    let mask = BooleanArray::from(keep);
-                    let f = filter_record_batch(b, &mask)
-                        .map_err(|e| WorkspaceError::internal(format!("filter: {e}")))?;
-                    kept.push(project(&f)?);
-                }
-                outcome.rows_suppressed = suppressed;
-                outcome.rows_released = rows - suppressed;
-                if suppressed > 0 {
-                    outcome.reasons.push(format!(
-                        "{suppressed} row(s) withheld: each aggregates fewer than {k} distinct \
-                         persons or enterprises"
-                    ));
-                }
-                Ok((kept, outcome))
+            UnitCheck::Cells(cells) => {
+                let report = match cells.take_report() {
+                    Some(r) => r?,
+                    // The optimizer removed the aggregate (nothing to check).
+                    None => CellReport::default(),
+                };
+                outcome.rows_produced = report.cells;
+                outcome.rows_suppressed = report.suppressed.total() + report.totals_withheld;
+                outcome.suppressed = report.suppressed;
+                outcome.totals_withheld = report.totals_withheld;
+                outcome.totals_recomputed = report.totals_recomputed;
+                outcome.rounded_to = report.rounded_to;
+                outcome.reasons = reasons(&policy, &report);
+                outcome.noise = report.noise;
+                Ok((batches, outcome))
             }
         }
     }
+}
+
+/// The reasons of a check report, in words: rules and the policy's
+/// numbers, never a cell's value or its number of units.
+fn reasons(policy: &OutputPolicy, r: &CellReport) -> Vec<String> {
+    let k = policy.min_units;
+    let mut out = Vec::new();
+    let s = &r.suppressed;
+    if s.too_few_units > 0 {
+        out.push(format!(
+            "{} row(s) withheld: each aggregates fewer than {k} distinct persons or enterprises",
+            s.too_few_units
+        ));
+    }
+    if s.dominance > 0 {
+        let rule = Suppression::Dominance {
+            top: policy.dominance_top,
+            max_pct: policy.dominance_pct,
+        };
+        out.push(format!(
+            "{} row(s) withheld by the dominance rule: {rule}",
+            s.dominance
+        ));
+    }
+    if s.p_rule > 0 {
+        let rule = Suppression::PRule {
+            p_pct: policy.p_pct,
+        };
+        out.push(format!("{} row(s) withheld by the p% rule: {rule}", s.p_rule));
+    }
+    if s.differencing > 0 {
+        out.push(format!(
+            "{} row(s) withheld against differencing: each differs from an earlier result of \
+             this scenario by fewer than {k} persons or enterprises",
+            s.differencing
+        ));
+    }
+    if r.totals_withheld > 0 {
+        out.push(format!(
+            "{} total row(s) withheld: every part of them was withheld",
+            r.totals_withheld
+        ));
+    }
+    if r.totals_recomputed > 0 {
+        out.push(format!(
+            "{} total row(s) recomputed from their published parts only (counts and sums); \
+             their other aggregates are withheld (NULL)",
+            r.totals_recomputed
+        ));
+    }
+    if let Some(b) = r.rounded_to {
+        out.push(format!("counts are rounded to a multiple of {b}"));
+    }
+    if let Some(n) = &r.noise {
+        out.push(format!(
+            "noise added ({}, ε = {} in total, {} per statistic over {} statistic(s), at most \
+             {} row(s) per unit and cell): values are approximate",
+            n.mechanism,
+            n.epsilon.as_f64(),
+            n.epsilon_per_statistic.as_f64(),
+            n.statistics,
+            n.rows_per_unit
+        ));
+    }
+    out
 }
 
 fn statement_kind(s: &DfStatement) -> String {

@@ -1,0 +1,623 @@
+//! The hidden functions of the output checks: a keyed 64-bit digest of a
+//! unit (person or enterprise), and two aggregates over those digests —
+//! the distinct units of a cell ([`units_udaf`]) and each unit's
+//! contribution to a cell ([`contributions_udaf`]), either summarised as
+//! the cell's magnitude (total, largest, second largest) for the dominance
+//! and p% rules, or as a bounded sum for differential privacy.
+//!
+//! None of them is in the session's registry: only the minimum-count
+//! rewrite (`kcheck.rs`) puts them in a plan. Their state is a hash set
+//! (or map) of 64-bit digests per group; rows are never copied.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Float64Builder, ListArray, ListBuilder,
+    StructArray, UInt64Array, UInt64Builder,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, UInt64Type};
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, EmitTo, GroupsAccumulator,
+    ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use siphasher::sip::SipHasher13;
+
+/// The name of the digest function in plans.
+pub const DIGEST_FN: &str = "shuyun_unit_digest";
+/// The name of the distinct-units aggregate in plans.
+pub const UNITS_FN: &str = "shuyun_units";
+/// The name of the contributions aggregate in plans.
+pub const CONTRIB_FN: &str = "shuyun_contributions";
+
+/// Digests are already uniform: hash sets of them hash by identity.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type ById = BuildHasherDefault<Identity>;
+type Set = HashSet<u64, ById>;
+type Map = HashMap<u64, f64, ById>;
+
+// ---- The digest -------------------------------------------------------------
+
+/// SipHash-1-3 of a unit's value under a key derived from the agreement's
+/// pseudonym key: the same unit has the same digest in every table and
+/// query of the agreement, and digests mean nothing outside it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Digest {
+    keys: (u64, u64),
+    signature: Signature,
+}
+
+/// The digest function under the agreement's digest keys.
+pub(crate) fn digest_udf(keys: (u64, u64)) -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::from(Digest {
+        keys,
+        signature: Signature::any(1, Volatility::Immutable),
+    }))
+}
+
+impl Digest {
+    fn hash(&self, bytes: &[u8]) -> u64 {
+        let mut h = SipHasher13::new_with_keys(self.keys.0, self.keys.1);
+        h.write(bytes);
+        h.finish()
+    }
+
+    fn digests(&self, a: &ArrayRef) -> Result<UInt64Array> {
+        let mut out = UInt64Builder::with_capacity(a.len());
+        macro_rules! ints {
+            ($t:ty) => {{
+                for v in a.as_primitive::<$t>().iter() {
+                    out.append_option(v.map(|v| self.hash(&i64::from(v).to_le_bytes())));
+                }
+            }};
+        }
+        use datafusion::arrow::datatypes as t;
+        match a.data_type() {
+            DataType::Utf8 => {
+                for v in a.as_string::<i32>().iter() {
+                    out.append_option(v.map(|v| self.hash(v.as_bytes())));
+                }
+            }
+            DataType::LargeUtf8 => {
+                for v in a.as_string::<i64>().iter() {
+                    out.append_option(v.map(|v| self.hash(v.as_bytes())));
+                }
+            }
+            DataType::Utf8View => {
+                for v in a.as_string_view().iter() {
+                    out.append_option(v.map(|v| self.hash(v.as_bytes())));
+                }
+            }
+            DataType::Int8 => ints!(t::Int8Type),
+            DataType::Int16 => ints!(t::Int16Type),
+            DataType::Int32 => ints!(t::Int32Type),
+            DataType::Int64 => ints!(t::Int64Type),
+            DataType::UInt8 => ints!(t::UInt8Type),
+            DataType::UInt16 => ints!(t::UInt16Type),
+            DataType::UInt32 => ints!(t::UInt32Type),
+            DataType::Date32 => ints!(t::Date32Type),
+            DataType::Date64 => ints!(t::Date64Type),
+            DataType::UInt64 => {
+                for v in a.as_primitive::<UInt64Type>().iter() {
+                    out.append_option(v.map(|v| self.hash(&v.to_le_bytes())));
+                }
+            }
+            _ => return self.digests(&cast(a, &DataType::Utf8)?),
+        }
+        Ok(out.finish())
+    }
+}
+
+impl ScalarUDFImpl for Digest {
+    fn name(&self) -> &str {
+        DIGEST_FN
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::UInt64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [arg] = args.args.as_slice() else {
+            return exec_err!("{DIGEST_FN} takes one argument");
+        };
+        let a = arg.to_array(args.number_rows)?;
+        Ok(ColumnarValue::Array(Arc::new(self.digests(&a)?)))
+    }
+}
+
+// ---- Shared helpers ---------------------------------------------------------
+
+fn item(t: DataType) -> FieldRef {
+    Arc::new(Field::new_list_field(t, true))
+}
+
+fn list_of(t: DataType) -> DataType {
+    DataType::List(item(t))
+}
+
+/// Whether row `r` passes the aggregate's `FILTER`.
+fn passes(filter: Option<&BooleanArray>, r: usize) -> bool {
+    filter.is_none_or(|f| f.is_valid(r) && f.value(r))
+}
+
+/// A single-group accumulator over a groups accumulator (aggregates
+/// without `GROUP BY`).
+#[derive(Debug)]
+struct Single<G>(G);
+
+impl<G: GroupsAccumulator + std::fmt::Debug> Accumulator for Single<G> {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let n = values.first().map_or(0, |v| v.len());
+        self.0.update_batch(values, &vec![0; n], None, 1)
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let a = self.0.evaluate(EmitTo::All)?;
+        ScalarValue::try_from_array(&a, 0)
+    }
+
+    fn size(&self) -> usize {
+        self.0.size()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.0
+            .state(EmitTo::All)?
+            .iter()
+            .map(|a| ScalarValue::try_from_array(a, 0))
+            .collect()
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let n = states.first().map_or(0, |v| v.len());
+        self.0.merge_batch(states, &vec![0; n], 1)
+    }
+}
+
+// ---- Distinct units ---------------------------------------------------------
+
+/// `shuyun_units(digest)`: the distinct units of a cell — their number
+/// (`UInt64`), or with `digests` their sorted digests (`List<UInt64>`).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Units {
+    digests: bool,
+    signature: Signature,
+}
+
+pub(crate) fn units_udaf(digests: bool) -> Arc<AggregateUDF> {
+    Arc::new(AggregateUDF::from(Units {
+        digests,
+        signature: Signature::exact(vec![DataType::UInt64], Volatility::Immutable),
+    }))
+}
+
+impl AggregateUDFImpl for Units {
+    fn name(&self) -> &str {
+        UNITS_FN
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(if self.digests {
+            list_of(DataType::UInt64)
+        } else {
+            DataType::UInt64
+        })
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(Single(UnitsGroups::new(self.digests))))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format_state_name(args.name, "digests"),
+            list_of(DataType::UInt64),
+            true,
+        ))])
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(UnitsGroups::new(self.digests)))
+    }
+}
+
+#[derive(Debug)]
+struct UnitsGroups {
+    digests: bool,
+    sets: Vec<Set>,
+    entries: usize,
+}
+
+impl UnitsGroups {
+    fn new(digests: bool) -> Self {
+        Self {
+            digests,
+            sets: Vec::new(),
+            entries: 0,
+        }
+    }
+
+    fn lists(sets: &[Set], sorted: bool) -> ListArray {
+        let n: usize = sets.iter().map(|s| s.len()).sum();
+        let mut b = ListBuilder::with_capacity(UInt64Builder::with_capacity(n), sets.len());
+        let mut buf = Vec::new();
+        for s in sets {
+            buf.clear();
+            buf.extend(s.iter().copied());
+            if sorted {
+                buf.sort_unstable();
+            }
+            b.values().append_slice(&buf);
+            b.append(true);
+        }
+        b.finish()
+    }
+}
+
+impl GroupsAccumulator for UnitsGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.sets.resize_with(total_num_groups, Set::default);
+        let Some(d) = values.first() else {
+            return exec_err!("{UNITS_FN} takes one argument");
+        };
+        let d = d.as_primitive::<UInt64Type>();
+        if d.null_count() == 0 && opt_filter.is_none() {
+            for (v, g) in d.values().iter().zip(group_indices) {
+                if self.sets[*g].insert(*v) {
+                    self.entries += 1;
+                }
+            }
+        } else {
+            for (r, g) in group_indices.iter().enumerate() {
+                if d.is_valid(r) && passes(opt_filter, r) && self.sets[*g].insert(d.value(r)) {
+                    self.entries += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let sets = emit_to.take_needed(&mut self.sets);
+        self.entries -= sets.iter().map(|s| s.len()).sum::<usize>();
+        Ok(if self.digests {
+            Arc::new(Self::lists(&sets, true))
+        } else {
+            Arc::new(UInt64Array::from_iter_values(
+                sets.iter().map(|s| s.len() as u64),
+            ))
+        })
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let sets = emit_to.take_needed(&mut self.sets);
+        self.entries -= sets.iter().map(|s| s.len()).sum::<usize>();
+        Ok(vec![Arc::new(Self::lists(&sets, false))])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.sets.resize_with(total_num_groups, Set::default);
+        let Some(l) = values.first() else {
+            return exec_err!("{UNITS_FN} state is one list");
+        };
+        let l = l.as_list::<i32>();
+        for (r, g) in group_indices.iter().enumerate() {
+            if l.is_null(r) {
+                continue;
+            }
+            let v = l.value(r);
+            let set = &mut self.sets[*g];
+            for d in v.as_primitive::<UInt64Type>().values() {
+                if set.insert(*d) {
+                    self.entries += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn size(&self) -> usize {
+        self.sets.capacity() * std::mem::size_of::<Set>() + self.entries * 16
+    }
+}
+
+// ---- Contributions ----------------------------------------------------------
+
+/// What [`contributions_udaf`] makes of each cell's map unit → sum of its
+/// values in the cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Summary {
+    /// `{total, top1, top2}` of the absolute contributions (`Struct`).
+    Magnitude,
+    /// Σ clamp(contribution, lo, hi) (`Float64`); bounds as `f64` bits.
+    Bounded { lo: u64, hi: u64 },
+}
+
+impl Summary {
+    pub fn bounded(lo: f64, hi: f64) -> Self {
+        Summary::Bounded {
+            lo: lo.to_bits(),
+            hi: hi.to_bits(),
+        }
+    }
+}
+
+/// The fields of a magnitude.
+pub(crate) fn magnitude_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("total", DataType::Float64, false),
+        Field::new("top1", DataType::Float64, false),
+        Field::new("top2", DataType::Float64, false),
+    ])
+}
+
+/// `shuyun_contributions(digest, value)`: per cell, each unit's sum of
+/// `value`, summarised as [`Summary`] says.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Contributions {
+    summary: Summary,
+    signature: Signature,
+}
+
+pub(crate) fn contributions_udaf(summary: Summary) -> Arc<AggregateUDF> {
+    Arc::new(AggregateUDF::from(Contributions {
+        summary,
+        signature: Signature::exact(
+            vec![DataType::UInt64, DataType::Float64],
+            Volatility::Immutable,
+        ),
+    }))
+}
+
+impl AggregateUDFImpl for Contributions {
+    fn name(&self) -> &str {
+        CONTRIB_FN
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(match self.summary {
+            Summary::Magnitude => DataType::Struct(magnitude_fields()),
+            Summary::Bounded { .. } => DataType::Float64,
+        })
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(Single(ContribGroups::new(self.summary))))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![
+            Arc::new(Field::new(
+                format_state_name(args.name, "units"),
+                list_of(DataType::UInt64),
+                true,
+            )),
+            Arc::new(Field::new(
+                format_state_name(args.name, "sums"),
+                list_of(DataType::Float64),
+                true,
+            )),
+        ])
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(ContribGroups::new(self.summary)))
+    }
+}
+
+#[derive(Debug)]
+struct ContribGroups {
+    summary: Summary,
+    maps: Vec<Map>,
+    entries: usize,
+}
+
+impl ContribGroups {
+    fn new(summary: Summary) -> Self {
+        Self {
+            summary,
+            maps: Vec::new(),
+            entries: 0,
+        }
+    }
+
+    fn add(&mut self, g: usize, unit: u64, v: f64) {
+        let e = self.maps[g].entry(unit).or_insert_with(|| {
+            self.entries += 1;
+            0.0
+        });
+        *e += v;
+    }
+
+    fn take(&mut self, emit_to: EmitTo) -> Vec<Map> {
+        let maps = emit_to.take_needed(&mut self.maps);
+        self.entries -= maps.iter().map(|m| m.len()).sum::<usize>();
+        maps
+    }
+}
+
+/// Total, largest and second largest of the absolute contributions.
+pub(crate) fn magnitude_of(contributions: impl Iterator<Item = f64>) -> (f64, f64, f64) {
+    let (mut total, mut top1, mut top2) = (0.0f64, 0.0f64, 0.0f64);
+    for c in contributions {
+        let a = c.abs();
+        total += a;
+        if a > top1 {
+            top2 = top1;
+            top1 = a;
+        } else if a > top2 {
+            top2 = a;
+        }
+    }
+    (total, top1, top2)
+}
+
+impl GroupsAccumulator for ContribGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.maps.resize_with(total_num_groups, Map::default);
+        let [d, v] = values else {
+            return exec_err!("{CONTRIB_FN} takes two arguments");
+        };
+        let d = d.as_primitive::<UInt64Type>();
+        let v = v.as_primitive::<Float64Type>();
+        if d.null_count() == 0 && v.null_count() == 0 && opt_filter.is_none() {
+            for ((u, x), g) in d.values().iter().zip(v.values()).zip(group_indices) {
+                self.add(*g, *u, *x);
+            }
+        } else {
+            for (r, g) in group_indices.iter().enumerate() {
+                if d.is_valid(r) && v.is_valid(r) && passes(opt_filter, r) {
+                    self.add(*g, d.value(r), v.value(r));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let maps = self.take(emit_to);
+        Ok(match self.summary {
+            Summary::Magnitude => {
+                let mut t = Float64Builder::with_capacity(maps.len());
+                let mut a = Float64Builder::with_capacity(maps.len());
+                let mut b = Float64Builder::with_capacity(maps.len());
+                for m in &maps {
+                    let (total, top1, top2) = magnitude_of(m.values().copied());
+                    t.append_value(total);
+                    a.append_value(top1);
+                    b.append_value(top2);
+                }
+                Arc::new(StructArray::new(
+                    magnitude_fields(),
+                    vec![
+                        Arc::new(t.finish()) as ArrayRef,
+                        Arc::new(a.finish()),
+                        Arc::new(b.finish()),
+                    ],
+                    None,
+                ))
+            }
+            Summary::Bounded { lo, hi } => {
+                let (lo, hi) = (f64::from_bits(lo), f64::from_bits(hi));
+                Arc::new(Float64Array::from_iter_values(maps.iter().map(|m| {
+                    m.values()
+                        .map(|c| shuyun_domain::workspace::privacy::clamp(*c, lo, hi))
+                        .sum::<f64>()
+                })))
+            }
+        })
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let maps = self.take(emit_to);
+        let n: usize = maps.iter().map(|m| m.len()).sum();
+        let mut k = ListBuilder::with_capacity(UInt64Builder::with_capacity(n), maps.len());
+        let mut s = ListBuilder::with_capacity(Float64Builder::with_capacity(n), maps.len());
+        for m in &maps {
+            for (u, c) in m {
+                k.values().append_value(*u);
+                s.values().append_value(*c);
+            }
+            k.append(true);
+            s.append(true);
+        }
+        Ok(vec![Arc::new(k.finish()), Arc::new(s.finish())])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.maps.resize_with(total_num_groups, Map::default);
+        let [k, s] = values else {
+            return exec_err!("{CONTRIB_FN} state is two lists");
+        };
+        let (k, s) = (k.as_list::<i32>(), s.as_list::<i32>());
+        for (r, g) in group_indices.iter().enumerate() {
+            if k.is_null(r) || s.is_null(r) {
+                continue;
+            }
+            let (ku, sv) = (k.value(r), s.value(r));
+            for (u, c) in ku
+                .as_primitive::<UInt64Type>()
+                .values()
+                .iter()
+                .zip(sv.as_primitive::<Float64Type>().values())
+            {
+                self.add(*g, *u, *c);
+            }
+        }
+        Ok(())
+    }
+
+    fn size(&self) -> usize {
+        self.maps.capacity() * std::mem::size_of::<Map>() + self.entries * 24
+    }
+}
