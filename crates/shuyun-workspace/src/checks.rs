@@ -354,6 +354,8 @@ impl Noisy {
 /// physical node; the outcome is left in `report`.
 pub(crate) struct CellPlan {
     pub policy: OutputPolicy,
+    /// Most cells the aggregate may produce (the session's result cap).
+    pub max_cells: usize,
     /// Roles of the visible columns (the original aggregate's).
     pub roles: Vec<Role>,
     pub grouping_id: Option<usize>,
@@ -492,7 +494,7 @@ impl ExtensionPlanner for CheckPlanner {
         _logical_inputs: &[&LogicalPlan],
         physical_inputs: &[Arc<dyn ExecutionPlan>],
         _session: &dyn datafusion::catalog::Session,
-        _ctx: &datafusion::physical_planner::PhysicalPlanningContext,
+        _ctx: &datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext,
     ) -> datafusion::common::Result<Option<Arc<dyn ExecutionPlan>>> {
         let Some(node) = as_check(node) else {
             return Ok(None);
@@ -516,12 +518,8 @@ pub(crate) struct CheckExec {
 }
 
 impl CheckExec {
-    fn new(
-        input: Arc<dyn ExecutionPlan>,
-        plan: Arc<CellPlan>,
-    ) -> datafusion::common::Result<Self> {
-        let input: Arc<dyn ExecutionPlan> = if input.output_partitioning().partition_count() > 1
-        {
+    fn new(input: Arc<dyn ExecutionPlan>, plan: Arc<CellPlan>) -> datafusion::common::Result<Self> {
+        let input: Arc<dyn ExecutionPlan> = if input.output_partitioning().partition_count() > 1 {
             Arc::new(CoalescePartitionsExec::new(input))
         } else {
             input
@@ -554,10 +552,6 @@ impl DisplayAs for CheckExec {
 impl ExecutionPlan for CheckExec {
     fn name(&self) -> &str {
         "ShuyunCheckExec"
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
@@ -748,6 +742,12 @@ pub(crate) fn check_cells(
     batch: &RecordBatch,
 ) -> WorkspaceResult<(RecordBatch, CellReport)> {
     let n = batch.num_rows();
+    if n > plan.max_cells {
+        return Err(WorkspaceError::limit(format!(
+            "the result has more than {} rows; aggregate further",
+            plan.max_cells
+        )));
+    }
     let policy = &plan.policy;
     let k = policy.min_units;
     let visible = plan.visible();

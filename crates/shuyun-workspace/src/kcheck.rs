@@ -22,9 +22,9 @@ use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::{
     Aggregate, AggregateUDF, Expr, Extension, LogicalPlan, Projection, ScalarUDF, cast,
 };
+use shuyun_domain::workspace::Epsilon;
 use shuyun_domain::workspace::checks::OutputPolicy;
 use shuyun_domain::workspace::privacy::sum_sensitivity;
-use shuyun_domain::workspace::Epsilon;
 
 use crate::checks::{CellPlan, CheckNode, NoiseSpec, Noisy, ResultHistory, Role};
 use crate::error::{WorkspaceError, WorkspaceResult};
@@ -50,6 +50,7 @@ pub(crate) enum UnitCheck {
 pub(crate) struct CheckSetup<'a> {
     pub tables: &'a [Arc<Guarded>],
     pub policy: OutputPolicy,
+    pub max_cells: usize,
     pub digest: Arc<ScalarUDF>,
     pub history: Option<ResultHistory>,
     pub noise: Option<NoiseSpec>,
@@ -173,7 +174,7 @@ fn call2<'a>(e: &'a Expr, name: &str) -> Option<(&'a Expr, &'a Expr)> {
 }
 
 /// One argument literal, the other not: (literal, other).
-fn split_literal(a: &Expr, b: &Expr) -> Option<(f64, &Expr)> {
+fn split_literal<'a>(a: &'a Expr, b: &'a Expr) -> Option<(f64, &'a Expr)> {
     match (literal(a), literal(b)) {
         (Some(x), None) => Some((x, b)),
         (None, Some(x)) => Some((x, a)),
@@ -274,15 +275,26 @@ fn check_aggregate(
     let noise = setup.noise;
     let digests = setup.history.is_some() || noise.is_some();
     let mut aggr = a.aggr_expr.clone();
-    let mut next = |aggr: &mut Vec<Expr>, f, args, filter, what: &str| -> usize {
+    let next = |aggr: &mut Vec<Expr>, f, args, filter, what: &str| -> usize {
         let i = aggr.len();
-        aggr.push(hidden(f, args, filter, format!("{HIDDEN_PREFIX}{what}_{i}")));
+        aggr.push(hidden(
+            f,
+            args,
+            filter,
+            format!("{HIDDEN_PREFIX}{what}_{i}"),
+        ));
         first_aggr + i
     };
 
     let mut units = Vec::new();
     for u in &unit_cols {
-        units.push(next(&mut aggr, units_udaf(digests), vec![u.clone()], None, "units"));
+        units.push(next(
+            &mut aggr,
+            units_udaf(digests),
+            vec![u.clone()],
+            None,
+            "units",
+        ));
     }
     let mut magnitudes = Vec::new();
     for e in &a.aggr_expr {
@@ -337,7 +349,7 @@ fn check_aggregate(
             }
             let filter = f.params.filter.clone();
             let arg = f.params.args.first().cloned();
-            let mut count = |aggr: &mut Vec<Expr>| {
+            let count = |aggr: &mut Vec<Expr>| {
                 let value = match &arg {
                     Some(x) => cast(x.clone().is_not_null(), DataType::Float64),
                     None => Expr::Literal(ScalarValue::Float64(Some(1.0)), None),
@@ -415,6 +427,7 @@ fn check_aggregate(
 
     let plan = Arc::new(CellPlan {
         policy: setup.policy,
+        max_cells: setup.max_cells,
         roles,
         grouping_id: grouping.then(|| first_aggr - 1),
         units,

@@ -2,6 +2,13 @@
 //! in-scope tables behind the guard, one SQL query per request, a curated
 //! function registry, limits, a cancellation handle, output checks and the
 //! audit facts of every query.
+//!
+//! [`Workspace::run`] and [`Workspace::run_gated`] run a query under the
+//! agreement's [`OutputPolicy`]; [`Workspace::run_with`] adds the per-query
+//! [`RunOptions`]: the scenario's result history (differencing) and
+//! differential-privacy noise. With noise, the caller checks the
+//! agreement's budget for `NoiseSpec::epsilon` before running and charges
+//! [`AuditFacts::epsilon`] after (it is `None` when no noise was added).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -56,7 +63,8 @@ pub struct WorkspaceConfig {
     pub memory_limit: usize,
     /// Wall time one query may take, planning included.
     pub time_limit: Duration,
-    /// Most rows a result may have before the checks.
+    /// Most rows a result may have before the checks (for an aggregate
+    /// over unit-level tables: most cells it may produce).
     pub max_result_rows: usize,
     /// Parallelism of one query.
     pub target_partitions: usize,
@@ -371,6 +379,7 @@ impl Workspace {
         let setup = CheckSetup {
             tables: &self.tables,
             policy: self.config.policy,
+            max_cells: self.config.max_result_rows,
             digest: self.digest.clone(),
             history: options.history,
             noise: options.noise,
@@ -592,7 +601,10 @@ fn reasons(policy: &OutputPolicy, r: &CellReport) -> Vec<String> {
         let rule = Suppression::PRule {
             p_pct: policy.p_pct,
         };
-        out.push(format!("{} row(s) withheld by the p% rule: {rule}", s.p_rule));
+        out.push(format!(
+            "{} row(s) withheld by the p% rule: {rule}",
+            s.p_rule
+        ));
     }
     if s.differencing > 0 {
         out.push(format!(

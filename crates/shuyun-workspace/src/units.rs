@@ -166,18 +166,40 @@ fn passes(filter: Option<&BooleanArray>, r: usize) -> bool {
     filter.is_none_or(|f| f.is_valid(r) && f.value(r))
 }
 
+/// A groups accumulator that can be given its groups up front.
+trait Groups: GroupsAccumulator + Sync + std::fmt::Debug {
+    fn ensure(&mut self, groups: usize);
+}
+
+impl Groups for UnitsGroups {
+    fn ensure(&mut self, groups: usize) {
+        if self.sets.len() < groups {
+            self.sets.resize_with(groups, Set::default);
+        }
+    }
+}
+
+impl Groups for ContribGroups {
+    fn ensure(&mut self, groups: usize) {
+        if self.maps.len() < groups {
+            self.maps.resize_with(groups, Map::default);
+        }
+    }
+}
+
 /// A single-group accumulator over a groups accumulator (aggregates
 /// without `GROUP BY`).
 #[derive(Debug)]
 struct Single<G>(G);
 
-impl<G: GroupsAccumulator + std::fmt::Debug> Accumulator for Single<G> {
+impl<G: Groups> Accumulator for Single<G> {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let n = values.first().map_or(0, |v| v.len());
         self.0.update_batch(values, &vec![0; n], None, 1)
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.0.ensure(1);
         let a = self.0.evaluate(EmitTo::All)?;
         ScalarValue::try_from_array(&a, 0)
     }
@@ -187,6 +209,7 @@ impl<G: GroupsAccumulator + std::fmt::Debug> Accumulator for Single<G> {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.0.ensure(1);
         self.0
             .state(EmitTo::All)?
             .iter()
@@ -362,6 +385,14 @@ impl GroupsAccumulator for UnitsGroups {
             }
         }
         Ok(())
+    }
+
+    fn convert_to_state(
+        &self,
+        _values: &[ArrayRef],
+        _opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        datafusion::common::not_impl_err!("{} has no row-wise state", UNITS_FN)
     }
 
     fn size(&self) -> usize {
@@ -615,6 +646,14 @@ impl GroupsAccumulator for ContribGroups {
             }
         }
         Ok(())
+    }
+
+    fn convert_to_state(
+        &self,
+        _values: &[ArrayRef],
+        _opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        datafusion::common::not_impl_err!("{} has no row-wise state", CONTRIB_FN)
     }
 
     fn size(&self) -> usize {

@@ -172,7 +172,10 @@ async fn a_sum_dominated_by_one_enterprise_is_withheld() {
     assert!(c.reasons.iter().any(|r| r.contains("dominance")), "{c:?}");
     // No value of a withheld cell is in the reasons.
     let all = serde_json::to_string(c).expect("json");
-    assert!(!all.contains("1000000") && !all.contains("1002200"), "{all}");
+    assert!(
+        !all.contains("1000000") && !all.contains("1002200"),
+        "{all}"
+    );
     let json = serde_json::to_value(c).expect("json");
     assert_eq!(json["suppressed"]["dominance"], 1);
     assert_eq!(json["suppressed"]["too_few_units"], 1);
@@ -269,7 +272,9 @@ async fn counts_are_rounded_wherever_they_are_used() {
     .await;
     assert_eq!(
         out.rows(),
-        vec![row(&[&total_of(|i| district(i) == "甲", staff).to_string()])]
+        vec![row(
+            &[&total_of(|i| district(i) == "甲", staff).to_string()]
+        )]
     );
     // Without rounding, nothing says so.
     let f = fixture(OutputPolicy::default()).await;
@@ -353,7 +358,10 @@ async fn all_but_one_after_all_is_caught_as_differencing() {
     assert!(out.rows().is_empty(), "{:?}", out.rows());
     let c = &out.audit.check;
     assert_eq!(c.suppressed.differencing, 1, "{c:?}");
-    assert!(c.reasons.iter().any(|r| r.contains("differencing")), "{c:?}");
+    assert!(
+        c.reasons.iter().any(|r| r.contains("differencing")),
+        "{c:?}"
+    );
     // The same population again reveals nothing new.
     let out = run_with(&f.ws, all, opts()).await;
     assert_eq!(out.rows().len(), 1);
@@ -484,18 +492,16 @@ async fn noise_refuses_what_it_cannot_bound() {
             "'stddev' is refused",
         ),
     ] {
-        let e = f
-            .ws
-            .run_with(sql, |_| Ok(()), laplace(0.5))
-            .await
-            .expect_err(sql);
+        let e =
+            f.ws.run_with(sql, |_| Ok(()), laplace(0.5))
+                .await
+                .expect_err(sql);
         assert_eq!(e.code, ErrorCode::NotAllowed, "{sql}: {e}");
         assert!(e.message.contains(says), "{sql}: {e}");
     }
     // The Gaussian mechanism's calibration holds for ε ≤ 1 only.
-    let e = f
-        .ws
-        .run_with(
+    let e =
+        f.ws.run_with(
             "SELECT count(*) FROM firms",
             |_| Ok(()),
             RunOptions {
