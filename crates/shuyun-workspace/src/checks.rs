@@ -921,14 +921,14 @@ pub(crate) fn check_cells(
                 continue;
             }
             let col = batch.column(c);
-            for r in 0..n {
-                let v = match num_at(col, patches[c][r], r) {
+            for (r, p) in patches[c].iter_mut().enumerate() {
+                let v = match num_at(col, *p, r) {
                     Some(Num::I(v)) => v.max(0) as u64,
                     Some(Num::U(v)) => v,
                     Some(Num::F(v)) => v.round().max(0.0) as u64,
                     None => continue,
                 };
-                patches[c][r] = Patch::Int(policy.round_count(v) as i64);
+                *p = Patch::Int(policy.round_count(v) as i64);
             }
         }
         report.rounded_to = Some(policy.round_counts_to);

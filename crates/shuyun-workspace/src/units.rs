@@ -660,3 +660,45 @@ impl GroupsAccumulator for ContribGroups {
         self.maps.capacity() * std::mem::size_of::<Map>() + self.entries * 24
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::StringArray;
+
+    use super::*;
+
+    fn digest(keys: (u64, u64), v: &str) -> u64 {
+        let d = Digest {
+            keys,
+            signature: Signature::any(1, Volatility::Immutable),
+        };
+        let a: ArrayRef = Arc::new(StringArray::from(vec![v]));
+        d.digests(&a).expect("digests").value(0)
+    }
+
+    #[test]
+    fn digests_are_keyed_and_stable() {
+        let (a, b) = ((1, 2), (3, 4));
+        assert_eq!(
+            digest(a, "91360200MA00000001"),
+            digest(a, "91360200MA00000001")
+        );
+        assert_ne!(
+            digest(a, "91360200MA00000001"),
+            digest(b, "91360200MA00000001")
+        );
+        assert_ne!(
+            digest(a, "91360200MA00000001"),
+            digest(a, "91360200MA00000002")
+        );
+    }
+
+    #[test]
+    fn magnitude_keeps_the_two_largest() {
+        assert_eq!(
+            magnitude_of([5.0, -900.0, 50.0, 5.0].into_iter()),
+            (960.0, 900.0, 50.0)
+        );
+        assert_eq!(magnitude_of(std::iter::empty()), (0.0, 0.0, 0.0));
+    }
+}
