@@ -670,7 +670,7 @@ async fn workspace_in_chromium(backend: Backend) {
         .expect("queries");
     let real = queries
         .iter()
-        .find(|q| q["id"].to_string() == real_query)
+        .find(|q| q["id"].as_i64().map(|i| i.to_string()).as_deref() == Some(real_query.as_str()))
         .expect("the real run");
     assert_eq!(
         hex::encode(shuyun_ledger::sm3(got.body.as_bytes())),
