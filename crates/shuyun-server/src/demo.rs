@@ -312,7 +312,7 @@ const DAY_MS: i64 = 86_400_000;
 /// starting at `start_ms` (about sixty days before now): the plan drafted,
 /// approved, filed and in force; an open tender both operators applied to,
 /// scored by a panel, published and awarded to 瓷都数据运营; the agreement
-/// (five years, four fields of 企业信用信息 in two districts) signed,
+/// (five years, 企业信用信息 in two districts and, when registered, the transport bureau's vehicles) signed,
 /// filed and active; its scenario plan 企业信用辅助评估 approved. Each step
 /// goes through the store as in the portal, at its own time, so deadlines
 /// and the ledger read as they would have. Needs [`seed`] and the pilot's
@@ -333,14 +333,23 @@ pub async fn seed_authorization(
     if !store.plans().await.map_err(err)?.is_empty() {
         return Ok(false);
     }
-    let code = store
+    let resources = store
         .resources(shuyun_store::catalogue::CatalogueView::Whole)
         .await
-        .map_err(err)?
-        .into_iter()
+        .map_err(err)?;
+    let code = resources
+        .iter()
         .find(|r| r.name == "企业信用信息")
-        .map(|r| r.code)
+        .map(|r| r.code.clone())
         .ok_or("the pilot's enterprise credit resource is not registered")?;
+    // The transport bureau's vehicles (运输企业车辆规模 for the assessment),
+    // when registered: the pilot has it, a test may not.
+    let vehicles = resources
+        .iter()
+        .find(|r| r.name == "出租车、网约车、货运车信息")
+        .map(|r| r.code.clone());
+    let mut data_scope = vec![json!(code)];
+    data_scope.extend(vehicles.iter().map(|v| json!(v)));
     let mut t = start_ms;
     let mut logins = Vec::new();
     for u in ["szzx", "sjj", "yunying1", "yunying2"] {
@@ -360,7 +369,7 @@ pub async fn seed_authorization(
         "necessity_feasibility": "信用数据需求旺盛而供给不足，授权运营可服务普惠金融和营商环境",
         "operator_criteria": "具备数据加工运营能力和安全保障能力，经营和信用状况良好，近三年无重大违法记录",
         "authorization": {"mode": "by_scenario", "scenarios": ["企业信用辅助评估", "普惠金融服务"]},
-        "data_scope": [code],
+        "data_scope": data_scope,
         "term_months": 60,
         "schedule": "方案审定后启动遴选，当年完成协议签订并上线首个场景",
         "evaluation_exit": "年度运营评估；期满、违约或主动申请时退出并交接",
@@ -462,14 +471,28 @@ pub async fn seed_authorization(
     let rows = json!([{"op": "in", "field": "district", "values": [
         {"type": "string", "value": "珠山区"}, {"type": "string", "value": "昌江区"}
     ]}]);
+    let vehicle_fields = json!([
+        "plate_no",
+        "vehicle_type",
+        "operator_credit_code",
+        "driver_id_number",
+        "driver_name",
+        "fuel"
+    ]);
+    let mut granted = vec![json!({
+        "resource": code,
+        "fields": ["credit_code", "name", "legal_rep", "district", "industry", "registered_capital", "credit_score", "credit_level"],
+        "rows": rows
+    })];
+    granted.extend(
+        vehicles
+            .iter()
+            .map(|v| json!({"resource": v, "fields": vehicle_fields})),
+    );
     let content: AgreementContent = serde_json::from_value(json!({
         "term": {"start": start, "end": Term::last_day(start, 60)},
         "scope": {
-            "resources": [{
-                "resource": code,
-                "fields": ["credit_code", "name", "district", "industry", "credit_score", "credit_level"],
-                "rows": rows
-            }],
+            "resources": granted,
             "scenarios": ["企业信用辅助评估"],
             "purposes": ["industry_development"]
         },
@@ -503,11 +526,21 @@ pub async fn seed_authorization(
             .map_err(err)?;
     }
     t += DAY_MS;
+    let mut scenario_data = vec![json!({
+        "resource": code,
+        "fields": ["credit_code", "legal_rep", "district", "industry", "registered_capital", "credit_score", "credit_level"],
+        "rows": rows
+    })];
+    scenario_data.extend(
+        vehicles
+            .iter()
+            .map(|v| json!({"resource": v, "fields": vehicle_fields})),
+    );
     let plan: ScenarioPlan = serde_json::from_value(json!({
         "name": "企业信用辅助评估",
         "purpose": "industry_development",
         "description": "为浮梁农商银行等金融机构提供小微企业信用辅助评估：按行业、区县的信用等级分布与评分统计，以及单户核验结果",
-        "data": [{"resource": code, "fields": ["credit_code", "district", "industry", "credit_score", "credit_level"], "rows": rows}],
+        "data": scenario_data,
         "outputs": ["aggregate", "verification", "api_service"],
         "security_measures": "数据沙箱内建模，输出经最小单元数检查和两人审核后出域，接口按合同限量调用",
         "product": {"name": "企业信用辅助评估", "kind": "api_service"}

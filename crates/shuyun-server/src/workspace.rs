@@ -77,6 +77,12 @@ pub struct Workspaces {
     running: Mutex<HashMap<i64, Vec<Running>>>,
     /// Running queries by operator organisation.
     per_org: Mutex<HashMap<i64, usize>>,
+    /// Counts cancellations; a query notes it before asking for access.
+    epoch: AtomicU64,
+    /// The epoch of the last cancellation of (agreement, 0) or (agreement,
+    /// scenario): a query that asked for access before it, but registered
+    /// after it was swept, is cancelled when it registers.
+    fences: Mutex<HashMap<(i64, i64), u64>>,
     /// Synthetic look-alikes by (resource, data version), in memory.
     synthetic: tokio::sync::Mutex<SyntheticCache>,
 }
@@ -99,6 +105,8 @@ impl Workspaces {
             next: AtomicU64::new(1),
             running: Mutex::new(HashMap::new()),
             per_org: Mutex::new(HashMap::new()),
+            epoch: AtomicU64::new(0),
+            fences: Mutex::new(HashMap::new()),
             synthetic: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -123,6 +131,7 @@ impl Workspaces {
     /// Cancel the running queries of an agreement (suspended, terminated,
     /// exited); later ones are refused by `Store::authorize`.
     pub fn cancel_agreement(&self, agreement_id: i64) -> usize {
+        self.fence(agreement_id, 0);
         let handles = self
             .running
             .lock()
@@ -144,6 +153,7 @@ impl Workspaces {
     /// Cancel the running queries of one scenario (its plan revoked or
     /// withdrawn).
     pub fn cancel_scenario(&self, agreement_id: i64, scenario_id: i64) -> usize {
+        self.fence(agreement_id, scenario_id);
         let Ok(mut r) = self.running.lock() else {
             return 0;
         };
@@ -160,6 +170,23 @@ impl Workspaces {
             }
         });
         before - v.len()
+    }
+
+    /// Record a cancellation before sweeping the running queries.
+    fn fence(&self, agreement_id: i64, scenario_id: i64) {
+        let e = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Ok(mut f) = self.fences.lock() {
+            f.insert((agreement_id, scenario_id), e);
+        }
+    }
+
+    /// Whether the agreement or scenario was cancelled after `epoch`.
+    fn fenced_since(&self, agreement_id: i64, scenario_id: i64, epoch: u64) -> bool {
+        self.fences.lock().map_or(true, |f| {
+            [0, scenario_id]
+                .iter()
+                .any(|s| f.get(&(agreement_id, *s)).is_some_and(|e| *e > epoch))
+        })
     }
 
     /// Queries running now (for tests and metrics).
@@ -191,6 +218,7 @@ impl Workspaces {
             hub: self,
             org_id,
             query: None,
+            epoch: self.epoch.load(Ordering::SeqCst),
         })
     }
 }
@@ -200,17 +228,24 @@ struct Slot<'a> {
     hub: &'a Workspaces,
     org_id: i64,
     query: Option<(i64, u64)>,
+    /// Cancellations seen before access was asked.
+    epoch: u64,
 }
 
 impl Slot<'_> {
+    /// Register the query for cancellation; a cancellation that swept
+    /// the registry between the access check and now cancels it here.
     fn register(&mut self, agreement_id: i64, scenario_id: i64, handle: CancelHandle) {
         let id = self.hub.next.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut r) = self.hub.running.lock() {
             r.entry(agreement_id)
                 .or_default()
-                .push((id, scenario_id, handle));
+                .push((id, scenario_id, handle.clone()));
         }
         self.query = Some((agreement_id, id));
+        if self.hub.fenced_since(agreement_id, scenario_id, self.epoch) {
+            handle.cancel();
+        }
     }
 }
 
@@ -886,6 +921,29 @@ pub fn load_or_create_key(path: &std::path::Path) -> Result<[u8; 32], String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A suspension that sweeps the running queries between a query's
+    /// access check and its registration still cancels it.
+    #[test]
+    fn a_cancellation_before_registration_is_not_missed() {
+        let hub = Workspaces::random(Limits::default());
+        let ws =
+            || Workspace::open(Vec::new(), hub.key(1), WorkspaceConfig::default()).expect("open");
+        let (late, other, unrelated) = (ws(), ws(), ws());
+        let mut slot = hub.admit(7).expect("slot");
+        let mut other_slot = hub.admit(7).expect("slot");
+        hub.cancel_agreement(1);
+        slot.register(1, 3, late.cancel_handle());
+        assert!(late.cancel_handle().is_cancelled());
+        other_slot.register(2, 4, other.cancel_handle());
+        assert!(!other.cancel_handle().is_cancelled(), "another agreement");
+        drop((slot, other_slot));
+        // Admitted after the cancellation: access is decided anew, no fence.
+        let mut after = hub.admit(7).expect("slot");
+        after.register(1, 3, unrelated.cancel_handle());
+        assert!(!unrelated.cancel_handle().is_cancelled());
+        assert_eq!(hub.running(1), 1);
+    }
 
     #[test]
     fn table_names_follow_codes() {

@@ -22,7 +22,7 @@ use crate::extract::ApiPath;
 /// Rows offered by the registration form.
 const FIELD_ROWS: usize = 12;
 
-fn grade_label(ctx: &PageCtx, g: Grade) -> String {
+pub fn grade_label(ctx: &PageCtx, g: Grade) -> String {
     if ctx.lang == crate::i18n::Lang::En {
         g.as_str().to_string()
     } else {

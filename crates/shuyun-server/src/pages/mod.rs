@@ -169,7 +169,7 @@ button.primary{background:#8b1a1a;color:#fff;border:0;border-radius:3px;padding:
 button.small{padding:.15rem .5rem;font-size:.85rem;cursor:pointer}
 .msg{background:#e3f9e5;border-left:4px solid #31b237;padding:.6rem 1rem;margin-bottom:1rem}
 .err{background:#ffe3e3;border-left:4px solid #e12d39;padding:.6rem 1rem;margin-bottom:1rem}
-.ok{color:#207227;font-weight:600}.bad{color:#c01f2e;font-weight:600}.muted{color:#7b8794}
+.ok{color:#207227;font-weight:600}.bad{color:#c01f2e;font-weight:600}.warn{color:#a35a00;font-weight:600}.muted{color:#7b8794}
 .tasks{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:.8rem}
 .tasks a{display:block;background:#fff;border:1px solid #e4e7eb;border-radius:6px;padding:1rem;text-decoration:none;color:#8b1a1a}
 pre{white-space:pre-wrap;background:#f0f2f5;padding:.6rem;border-radius:4px}

@@ -177,3 +177,223 @@ form_handler!(
         Ok(Done::here())
     }
 );
+
+/// The exposure of a field as the operator reads it in the schema browser.
+fn exposure_label(ctx: &PageCtx, exposure: &str) -> Markup {
+    let class = match exposure {
+        "open" => "ok",
+        "restricted" => "warn",
+        _ => "bad",
+    };
+    html! { span class=(class) data-exposure=(exposure) { (ctx.t(&format!("ws.exposure.{exposure}"))) } }
+}
+
+/// The schema browser: each in-scope table with its fields, grades and
+/// exposure; nothing outside the scope is listed.
+fn schema_browser(ctx: &PageCtx, info: &crate::workspace::WorkspaceInfo) -> Markup {
+    html! {
+        div.card #schema {
+            h2 { (ctx.t("ws.schema")) }
+            p.muted { (ctx.t("ws.schema.intro")) }
+            @for t in &info.tables {
+                details.table open data-table=(t.name) {
+                    summary {
+                        code { (t.name) } " · " (t.resource_name) " " span.muted { "(" (t.resource) " v" (t.version) ")" }
+                        @if t.row_filtered { " · " span.warn { (ctx.t("ws.row_filtered")) } }
+                    }
+                    table.fields {
+                        tr { th { (ctx.t("ws.field")) } th { (ctx.t("ws.field.label")) } th { (ctx.t("ws.field.type")) } th { (ctx.t("ws.field.grade")) } th { (ctx.t("ws.field.use")) } }
+                        @for f in &t.fields {
+                            tr data-field=(f.name) {
+                                td { code { (f.name) } @if t.unit.as_deref() == Some(f.name.as_str()) { " " span.muted { (ctx.t("ws.unit")) } } }
+                                td { (f.label) }
+                                td { (f.field_type) }
+                                td { (shuyun_domain::catalogue::Grade::parse(&f.grade).map_or_else(|_| f.grade.clone(), |g| super::catalogue::grade_label(ctx, g))) @if f.pi != "none" { " · " (ctx.t(&format!("ws.pi.{}", f.pi))) } }
+                                td { (exposure_label(ctx, &f.exposure)) }
+                            }
+                        }
+                    }
+                }
+            }
+            p.muted #limits {
+                (ctx.t("ws.limits")) "：k = " (info.policy.min_units)
+                " · " (ctx.t("ws.policy.dominance")) " " (info.policy.dominance_top) " / " (info.policy.dominance_pct) "%"
+                " · " (ctx.t("ws.policy.p")) " " (info.policy.p_pct) "%"
+                " · " (ctx.t("ws.limit.memory")) " " (info.memory_limit_bytes / (1024 * 1024)) " MiB"
+                " · " (ctx.t("ws.limit.time")) " " (info.time_limit_seconds) " s"
+                " · " (ctx.t("ws.limit.rows")) " " (info.result_row_limit)
+                " · " (ctx.t("ws.limit.concurrent")) " " (info.concurrent_queries)
+            }
+        }
+    }
+}
+
+/// A result as the operator sees it: synthetic label, what the checks
+/// withheld and why, the rows, and the release request form for a checked
+/// result over the real data.
+fn result_card(ctx: &PageCtx, r: &crate::workspace::QueryResult) -> Markup {
+    let check = &r.check;
+    let count = |k: &str| check[k].as_u64().unwrap_or(0);
+    let releasable = !r.synthetic && r.outcome.showed_result() && !r.rows.is_empty();
+    html! {
+        div.card #result data-query=(r.query_id) data-outcome=(r.outcome.as_str()) data-synthetic=(r.synthetic) {
+            h2 { (ctx.t("ws.result")) " " span.muted { (ctx.t("ws.query")) " #" (r.query_id) } }
+            @if r.synthetic {
+                p.warn #synthetic-label { (ctx.t("ws.synthetic.label")) }
+            }
+            p #check {
+                span class=(if count("rows_suppressed") > 0 { "warn" } else { "ok" }) { (crate::pages::authorization::label(ctx, "outcome", r.outcome.as_str())) }
+                " · " (ctx.t("ws.check.produced")) " " (count("rows_produced"))
+                " · " (ctx.t("ws.check.released")) " " (count("rows_released"))
+                " · " (ctx.t("ws.check.suppressed")) " " (count("rows_suppressed"))
+                " · " (ctx.t("ws.rows")) " " (r.rows_scanned)
+            }
+            @if let Some(reasons) = check["reasons"].as_array() {
+                @if !reasons.is_empty() {
+                    ul #reasons { @for x in reasons { li { (x.as_str().unwrap_or_default()) } } }
+                }
+            }
+            @if r.rows.is_empty() { p.muted #no-rows { (ctx.t("ws.no_rows")) } } @else {
+                div style="overflow-x:auto" {
+                    table #rows {
+                        tr { @for c in &r.columns { th { (c) } } }
+                        @for row in &r.rows { tr { @for v in row { td { (v) } } } }
+                    }
+                }
+            }
+            p.muted { "SM3 " code #result-sm3 { (r.result_sm3) } }
+            @if releasable {
+                form #release-form method="post" action=(format!("/workspace/queries/{}/release", r.query_id)) {
+                    (ctx.csrf_field())
+                    input type="hidden" name="sm3" value=(r.result_sm3);
+                    textarea name="content" hidden { (r.csv) }
+                    label for="release-title" { (ctx.t("ws.release.title")) }
+                    input #release-title name="title" required maxlength="100";
+                    " " button.primary #request-release type="submit" { (ctx.t("ws.release.request")) }
+                    p.muted { (ctx.t("ws.release.hint")) }
+                }
+            }
+        }
+    }
+}
+
+/// The workspace page (数据沙箱) of an approved scenario: the schema
+/// browser, the SQL editor with its two runs (synthetic or real) and, after
+/// a run, the checked result or the refusal.
+async fn workspace_page(
+    state: &AppState,
+    ctx: &PageCtx,
+    p: &shuyun_store::accounts::Principal,
+    scenario: i64,
+    sql: &str,
+    ran: Option<Result<crate::workspace::QueryResult, crate::workspace::RunError>>,
+) -> Response {
+    let info = match crate::workspace::info(state, p, scenario).await {
+        Ok(i) => i,
+        Err(e) => {
+            let body = html! {
+                div.card #workspace-closed {
+                    h1 { (ctx.t("ws.workspace")) }
+                    p.bad { (e.message) " " span.muted { "(" (e.code) ")" } }
+                }
+            };
+            return html_response(e.status, layout(ctx, &ctx.t("ws.workspace"), body));
+        }
+    };
+    let example = info.tables.first().map_or_else(String::new, |t| {
+        let group = t
+            .fields
+            .iter()
+            .find(|f| f.exposure == "open" && f.field_type == "string")
+            .map_or("1", |f| f.name.as_str());
+        format!(
+            "SELECT {group}, count(*) AS n\nFROM {}\nGROUP BY {group}\nORDER BY {group}",
+            t.name
+        )
+    });
+    let body = html! {
+        div.card {
+            h1 { (ctx.t("ws.workspace")) " " span.muted { "#" (scenario) } }
+            p.muted { (ctx.t("ws.workspace.intro")) }
+            p { a href=(format!("/agreements/{}", info.agreement_id)) { "← " (ctx.t("az.agreement")) " #" (info.agreement_id) } }
+            form #sql-form method="post" action=(format!("/scenarios/{scenario}/workspace")) {
+                (ctx.csrf_field())
+                label for="sql" { "SQL" }
+                textarea #sql name="sql" rows="9" spellcheck="false" required maxlength="100000"
+                    style="width:100%;font-family:monospace" placeholder=(example) { (sql) }
+                div {
+                    button #run-synthetic type="submit" name="mode" value="synthetic" { (ctx.t("ws.run.synthetic")) }
+                    " "
+                    button.primary #run-real type="submit" name="mode" value="real" { (ctx.t("ws.run.real")) }
+                }
+            }
+        }
+        @match &ran {
+            Some(Ok(r)) => (result_card(ctx, r)),
+            Some(Err(e)) => div.card #refusal data-code=(e.code) {
+                h2 { (ctx.t("ws.refused")) }
+                p.bad { (e.message) }
+                p.muted { (ctx.t("ws.code")) " " code #refusal-code { (e.code) } @if let Some(q) = e.query_id { " · " (ctx.t("ws.query")) " #" (q) } }
+            },
+            None => {}
+        }
+        (schema_browser(ctx, &info))
+    };
+    let status = match &ran {
+        Some(Err(e)) => e.status,
+        _ => StatusCode::OK,
+    };
+    html_response(status, layout(ctx, &ctx.t("ws.workspace"), body))
+}
+
+pub async fn workspace(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    crate::extract::ApiPath(scenario): crate::extract::ApiPath<i64>,
+) -> Response {
+    let Some(p) = &ctx.principal else {
+        return Redirect::to("/login").into_response();
+    };
+    workspace_page(&state, &ctx, p, scenario, "", None).await
+}
+
+/// Run the editor's SQL and show the page again with the result (the SQL
+/// stays in the editor).
+pub async fn run(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    crate::extract::ApiPath(scenario): crate::extract::ApiPath<i64>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(p) = &ctx.principal else {
+        return Redirect::to("/login").into_response();
+    };
+    let f = crate::auth::FormFields::parse(&body);
+    let sql = f.get("sql");
+    let synthetic = f.get("mode") != "real";
+    let ran = crate::workspace::run(&state, p, scenario, &sql, synthetic).await;
+    workspace_page(&state, &ctx, p, scenario, &sql, Some(ran)).await
+}
+
+form_handler!(
+    request_release,
+    "/workspace/releases".to_string(),
+    |state, ctx, p, id, f| {
+        let r = state
+            .store
+            .request_release(
+                p,
+                id,
+                &f.get("title"),
+                "text/csv",
+                f.get("content").into_bytes(),
+                state.now(),
+            )
+            .await
+            .map_err(StoreError::into_domain)?;
+        Ok(Done {
+            to: Some("/workspace/releases".into()),
+            what: format!("#{} {}", r.id, state_label(&ctx, r.state)),
+        })
+    }
+);

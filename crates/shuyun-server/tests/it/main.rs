@@ -9,5 +9,6 @@ mod browser_authorization;
 mod catalogue;
 mod kit;
 mod open;
+mod sandbox;
 mod tickets;
 mod workspace;

@@ -331,6 +331,9 @@ fn scenario_card(
             p { (ctx.t("az.sc.data")) "：" @for g in &plan.data { code { (g.resource.to_string()) } @if let FieldSet::Only(fs) = &g.fields { "（" @for f in fs { (f.as_str()) " " } "）" } " " } }
             p style="white-space:pre-wrap" { (ctx.t("az.sc.security")) "：" (plan.security_measures) }
             p.muted { (fmt_time(sc.submitted_at)) " · " (names.user(sc.submitted_by)) @if let Some(at) = sc.decided_at { " · " (fmt_time(at)) } @if !sc.reason.is_empty() { " · " (sc.reason) } }
+            @if sc.state == ScenarioState::Approved && ctx.can(Permission::WorkspaceUse) {
+                p { a.workspace href=(format!("/scenarios/{}/workspace", sc.id)) { "▶ " (ctx.t("ws.open")) } }
+            }
             (step_form(ctx, &format!("/scenarios/{}/steps", sc.id), "sc", actions))
             @if !queries.is_empty() {
                 h4 { (ctx.t("ws.queries")) }
