@@ -28,8 +28,8 @@ use shuyun_domain::workspace::{OutputPolicy, QueryOutcome};
 use shuyun_store::accounts::Principal;
 use shuyun_store::workspace::{QueryRecord, StoredQuery};
 use shuyun_workspace::{
-    CancelHandle, ErrorCode, PlanFacts, PseudonymKey, QueryOutput, TableSpec, VisibleTable,
-    Workspace, WorkspaceConfig, WorkspaceError,
+    CancelHandle, ErrorCode, NoiseSpec, PlanFacts, PseudonymKey, QueryOutput, ResultHistory,
+    RunOptions, TableSpec, VisibleTable, Workspace, WorkspaceConfig, WorkspaceError,
 };
 
 use crate::AppState;
@@ -85,6 +85,9 @@ pub struct Workspaces {
     fences: Mutex<HashMap<(i64, i64), u64>>,
     /// Synthetic look-alikes by (resource, data version), in memory.
     synthetic: tokio::sync::Mutex<SyntheticCache>,
+    /// Each scenario's released cells (keyed unit digests), against which
+    /// new results are checked for differencing; in memory, bounded.
+    histories: Mutex<HashMap<i64, ResultHistory>>,
 }
 
 impl std::fmt::Debug for Workspaces {
@@ -108,6 +111,7 @@ impl Workspaces {
             epoch: AtomicU64::new(0),
             fences: Mutex::new(HashMap::new()),
             synthetic: tokio::sync::Mutex::new(HashMap::new()),
+            histories: Mutex::new(HashMap::new()),
         }
     }
 
@@ -187,6 +191,14 @@ impl Workspaces {
                 .iter()
                 .any(|s| f.get(&(agreement_id, *s)).is_some_and(|e| *e > epoch))
         })
+    }
+
+    /// The differencing history of a scenario's real results.
+    fn history(&self, scenario_id: i64) -> Option<ResultHistory> {
+        self.histories
+            .lock()
+            .ok()
+            .map(|mut h| h.entry(scenario_id).or_default().clone())
     }
 
     /// Queries running now (for tests and metrics).
@@ -574,7 +586,7 @@ async fn open(
         specs,
         state.workspaces.key(sc.agreement_id),
         WorkspaceConfig {
-            min_units: u64::from(policy.min_units),
+            policy,
             memory_limit: limits.memory,
             time_limit: limits.time,
             max_result_rows: limits.result_rows,
@@ -741,14 +753,16 @@ fn qualified_codes(fields: &[String], tables: &[WorkspaceTable]) -> Vec<String> 
 }
 
 /// Run one query of the caller in a scenario's workspace, on the real data
-/// or (`synthetic`) its look-alike. Every query that reaches the engine
-/// is audited, whatever becomes of it.
+/// or (`synthetic`) its look-alike, optionally with differential-privacy
+/// `noise` (its ε charged to the agreement's budget for a real run). Every
+/// query is audited, whatever becomes of it.
 pub async fn run(
     state: &AppState,
     p: &Principal,
     scenario_id: i64,
     sql: &str,
     synthetic: bool,
+    noise: Option<NoiseSpec>,
 ) -> Result<QueryResult, RunError> {
     if sql.trim().is_empty() {
         return Err(DomainError::invalid("sql", "write a query").into());
@@ -758,12 +772,24 @@ pub async fn run(
     }
     let mut slot = state.workspaces.admit(p.org_id)?;
     let o = open(state, p, scenario_id, synthetic).await?;
+    if let Some(spec) = noise.filter(|_| !synthetic) {
+        budget_allows(state, p, scenario_id, sql, o.agreement_id, spec).await?;
+    }
     slot.register(o.agreement_id, scenario_id, o.workspace.cancel_handle());
 
+    let options = RunOptions {
+        // Synthetic results say nothing of real units: no history.
+        history: if synthetic {
+            None
+        } else {
+            state.workspaces.history(scenario_id)
+        },
+        noise,
+    };
     let stopped: Mutex<Option<(LinkageRisk, PlanFacts)>> = Mutex::new(None);
     let result = o
         .workspace
-        .run_gated(sql, |facts| {
+        .run_with(sql, |facts| {
             if synthetic {
                 return Ok(());
             }
@@ -781,7 +807,7 @@ pub async fn run(
                     Err(WorkspaceError::new(ErrorCode::LinkageRisk, msg))
                 }
             }
-        })
+        }, options)
         .await;
     drop(slot);
     let stopped = stopped.into_inner().ok().flatten();
@@ -838,6 +864,56 @@ pub async fn run(
     }
 }
 
+/// A noisy query over the real data runs only if the agreement's privacy
+/// budget has its ε left; otherwise it is refused (and audited).
+async fn budget_allows(
+    state: &AppState,
+    p: &Principal,
+    scenario_id: i64,
+    sql: &str,
+    agreement_id: i64,
+    spec: NoiseSpec,
+) -> Result<(), RunError> {
+    let (code, message) = match state.store.privacy_budget(agreement_id).await? {
+        None => (
+            "no_privacy_budget",
+            "the agreement has no differential-privacy budget; the implementing institution sets one"
+                .to_string(),
+        ),
+        Some(b) if b.remaining().0 < spec.epsilon.0 => (
+            "privacy_budget_spent",
+            format!(
+                "the privacy budget has ε = {} left, less than the {} this query asks",
+                b.remaining().as_f64(),
+                spec.epsilon.as_f64()
+            ),
+        ),
+        Some(_) => return Ok(()),
+    };
+    let q = record(
+        state,
+        p,
+        QueryRecord {
+            scenario_id,
+            synthetic: false,
+            sql: sql.to_string(),
+            plan_fingerprint: String::new(),
+            resources: Vec::new(),
+            fields: Vec::new(),
+            rows_scanned: 0,
+            result_sm3: String::new(),
+            outcome: QueryOutcome::Refused,
+            detail: json!({"code": code, "message": message}),
+            epsilon: Default::default(),
+        },
+        state.now(),
+    )
+    .await?;
+    let mut e = RunError::new(StatusCode::CONFLICT, code, message);
+    e.query_id = Some(q.id);
+    Err(e)
+}
+
 async fn record(
     state: &AppState,
     p: &Principal,
@@ -863,6 +939,8 @@ async fn shown(
     let csv = to_csv(&columns, &rows);
     let result_sm3 = hex::encode(shuyun_ledger::sm3(csv.as_bytes()));
     let a = out.audit;
+    // Noise on synthetic data protects nobody and costs nothing.
+    let epsilon = a.epsilon.filter(|_| !synthetic).unwrap_or_default();
     let outcome = if a.check.rows_suppressed > 0 {
         QueryOutcome::PartlySuppressed
     } else {
@@ -884,7 +962,7 @@ async fn shown(
             result_sm3: result_sm3.clone(),
             outcome,
             detail: check.clone(),
-            epsilon: Default::default(),
+            epsilon,
         },
         now,
     )

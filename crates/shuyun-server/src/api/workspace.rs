@@ -291,6 +291,47 @@ pub struct RunQuery {
     /// debugging; the result is labelled synthetic.
     #[serde(default)]
     pub synthetic: bool,
+    /// Differential privacy for this query: noise added to each released
+    /// count, sum or mean, its ε charged to the agreement's budget.
+    #[serde(default)]
+    pub noise: Option<NoiseRequest>,
+}
+
+/// The noise a query asks for.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct NoiseRequest {
+    #[serde(flatten)]
+    pub mechanism: shuyun_domain::workspace::Mechanism,
+    /// ε spent by the query, e.g. 0.5 (greater than 0, at most 10).
+    pub epsilon: f64,
+    /// Rows one person or enterprise may contribute to one cell (1–100,
+    /// default 1); contributions beyond are clamped.
+    #[serde(default)]
+    pub rows_per_unit: Option<u32>,
+}
+
+impl NoiseRequest {
+    fn spec(&self) -> Result<shuyun_workspace::NoiseSpec, crate::workspace::RunError> {
+        let epsilon = shuyun_domain::workspace::Epsilon::from_f64(self.epsilon)?;
+        if epsilon.as_f64() > 10.0 {
+            return Err(shuyun_domain::DomainError::invalid(
+                "noise.epsilon",
+                "ε of one query is at most 10",
+            )
+            .into());
+        }
+        let rows = self.rows_per_unit.unwrap_or(1);
+        if !(1..=100).contains(&rows) {
+            return Err(shuyun_domain::DomainError::invalid(
+                "noise.rows_per_unit",
+                "rows per unit are 1 to 100",
+            )
+            .into());
+        }
+        let mut spec = shuyun_workspace::NoiseSpec::new(self.mechanism, epsilon);
+        spec.rows_per_unit = rows;
+        Ok(spec)
+    }
 }
 
 /// Run a query in the workspace: checked before it is shown, audited in
@@ -302,6 +343,14 @@ pub async fn run_query(
     ApiJson(body): ApiJson<RunQuery>,
 ) -> Result<Json<crate::workspace::QueryResult>, crate::workspace::RunError> {
     Ok(Json(
-        crate::workspace::run(&s, caller.principal()?, scenario, &body.sql, body.synthetic).await?,
+        crate::workspace::run(
+            &s,
+            caller.principal()?,
+            scenario,
+            &body.sql,
+            body.synthetic,
+            body.noise.as_ref().map(NoiseRequest::spec).transpose()?,
+        )
+        .await?,
     ))
 }

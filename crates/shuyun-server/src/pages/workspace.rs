@@ -248,6 +248,9 @@ fn result_card(ctx: &PageCtx, r: &crate::workspace::QueryResult) -> Markup {
                 " · " (ctx.t("ws.check.suppressed")) " " (count("rows_suppressed"))
                 " · " (ctx.t("ws.rows")) " " (r.rows_scanned)
             }
+            @if let Some(eps) = check["noise"]["epsilon"].as_u64() {
+                p #noise { (ctx.t("ws.noise.applied")) " ε = " (format!("{}", eps as f64 / 1e6)) " (" (check["noise"]["mechanism"].as_str().unwrap_or_default()) ")" }
+            }
             @if let Some(reasons) = check["reasons"].as_array() {
                 @if !reasons.is_empty() {
                     ul #reasons { @for x in reasons { li { (x.as_str().unwrap_or_default()) } } }
@@ -286,6 +289,7 @@ async fn workspace_page(
     p: &shuyun_store::accounts::Principal,
     scenario: i64,
     sql: &str,
+    epsilon: &str,
     ran: Option<Result<crate::workspace::QueryResult, crate::workspace::RunError>>,
 ) -> Response {
     let info = match crate::workspace::info(state, p, scenario).await {
@@ -321,6 +325,9 @@ async fn workspace_page(
                 label for="sql" { "SQL" }
                 textarea #sql name="sql" rows="9" spellcheck="false" required maxlength="100000"
                     style="width:100%;font-family:monospace" placeholder=(example) { (sql) }
+                label for="epsilon" { (ctx.t("ws.noise")) }
+                input #epsilon name="epsilon" inputmode="decimal" placeholder="0.5" value=(epsilon);
+                span.muted { " " (ctx.t("ws.noise.hint")) }
                 div {
                     button #run-synthetic type="submit" name="mode" value="synthetic" { (ctx.t("ws.run.synthetic")) }
                     " "
@@ -354,7 +361,7 @@ pub async fn workspace(
     let Some(p) = &ctx.principal else {
         return Redirect::to("/login").into_response();
     };
-    workspace_page(&state, &ctx, p, scenario, "", None).await
+    workspace_page(&state, &ctx, p, scenario, "", "", None).await
 }
 
 /// Run the editor's SQL and show the page again with the result (the SQL
@@ -371,8 +378,28 @@ pub async fn run(
     let f = crate::auth::FormFields::parse(&body);
     let sql = f.get("sql");
     let synthetic = f.get("mode") != "real";
-    let ran = crate::workspace::run(&state, p, scenario, &sql, synthetic).await;
-    workspace_page(&state, &ctx, p, scenario, &sql, Some(ran)).await
+    let epsilon = f.get("epsilon");
+    let ran = match noise(&epsilon) {
+        Ok(noise) => crate::workspace::run(&state, p, scenario, &sql, synthetic, noise).await,
+        Err(e) => Err(e.into()),
+    };
+    workspace_page(&state, &ctx, p, scenario, &sql, &epsilon, Some(ran)).await
+}
+
+/// The editor's ε: blank for none, else Laplace noise spending it.
+fn noise(epsilon: &str) -> Result<Option<shuyun_workspace::NoiseSpec>, shuyun_domain::DomainError> {
+    let e = epsilon.trim();
+    if e.is_empty() {
+        return Ok(None);
+    }
+    let v: f64 = e
+        .parse()
+        .map_err(|_| shuyun_domain::DomainError::invalid("epsilon", "ε is a number, e.g. 0.5"))?;
+    let eps = shuyun_domain::workspace::Epsilon::from_f64(v)?;
+    Ok(Some(shuyun_workspace::NoiseSpec::new(
+        shuyun_domain::workspace::Mechanism::Laplace,
+        eps,
+    )))
 }
 
 form_handler!(

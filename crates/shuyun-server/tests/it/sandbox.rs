@@ -106,11 +106,16 @@ pub fn table(code: &str) -> String {
 }
 
 async fn refused(c: &shuyun_client::Client, scenario: i64, sql: &str) -> (String, Value) {
+    refused_with(c, scenario, &json!({ "sql": sql })).await
+}
+
+async fn refused_with(c: &shuyun_client::Client, scenario: i64, body: &Value) -> (String, Value) {
+    let sql = &body["sql"];
     let r = c
         .raw(
             Method::POST,
             &format!("/api/v1/scenarios/{scenario}/workspace/queries"),
-            Some(&json!({ "sql": sql }).to_string()),
+            Some(&body.to_string()),
             "application/json",
         )
         .await
@@ -392,6 +397,67 @@ async fn workspace_sql(backend: Backend) {
         "{mine}"
     );
     assert!(app.store.verify_ledger().await.expect("verify").ok());
+
+    // Differential privacy: refused without a budget; with one, noise is
+    // added, ε is charged and shown, and a query beyond what is left is
+    // refused (and audited) without running.
+    let noisy = json!({
+        "sql": format!("SELECT district, count(*) AS firms FROM {ec} GROUP BY district ORDER BY district"),
+        "noise": {"mechanism": "laplace", "epsilon": 0.6}
+    });
+    let r = operator
+        .raw(
+            Method::POST,
+            &run,
+            Some(&noisy.to_string()),
+            "application/json",
+        )
+        .await
+        .expect("raw");
+    assert_eq!(r.status.as_u16(), 409, "{}", r.body);
+    assert!(r.body.contains("no_privacy_budget"), "{}", r.body);
+    let agreements: Vec<Value> = operator.get("/api/v1/agreements").await.expect("mine");
+    let aid = agreements[0]["id"].as_i64().expect("id");
+    let budget = format!("/api/v1/agreements/{aid}/privacy-budget");
+    let _: Value = szzx
+        .call(Method::PUT, &budget, Some(&json!({"total": 1.0})))
+        .await
+        .expect("set budget");
+    let dp: Value = operator.post(&run, &noisy).await.expect("noisy");
+    assert_eq!(dp["check"]["noise"]["epsilon"], 600_000, "{dp}");
+    assert_eq!(dp["rows"].as_array().expect("rows").len(), 2, "{dp}");
+    let b: Value = operator.get(&budget).await.expect("budget");
+    assert!(
+        (b["spent"].as_f64().expect("spent") - 0.6).abs() < 1e-9,
+        "{b}"
+    );
+    let r = operator
+        .raw(
+            Method::POST,
+            &run,
+            Some(&noisy.to_string()),
+            "application/json",
+        )
+        .await
+        .expect("raw");
+    assert_eq!(r.status.as_u16(), 409, "{}", r.body);
+    assert!(r.body.contains("privacy_budget_spent"), "{}", r.body);
+    // Noise needs bounded contributions: an unbounded sum is refused.
+    let (code, _) = refused_with(
+        &operator,
+        scenario,
+        &json!({
+            "sql": format!("SELECT district, sum(registered_capital) AS c FROM {ec} GROUP BY district"),
+            "noise": {"mechanism": "laplace", "epsilon": 0.1}
+        }),
+    )
+    .await;
+    assert_eq!(code, "not_allowed");
+    let b: Value = operator.get(&budget).await.expect("budget");
+    assert!(
+        (b["spent"].as_f64().expect("spent") - 0.6).abs() < 1e-9,
+        "{b}"
+    );
 
     // Limits: two queries at once per operator; a suspension cancels them.
     let never =

@@ -551,6 +551,21 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("ws.limit.concurrent", "并发查询", "concurrent queries"),
     ("ws.run.synthetic", "合成数据运行", "Run on synthetic data"),
     ("ws.run.real", "真实数据运行", "Run on the real data"),
+    (
+        "ws.noise",
+        "差分隐私 ε（可选）",
+        "Differential privacy ε (optional)",
+    ),
+    (
+        "ws.noise.hint",
+        "填写后对计数、求和、均值加拉普拉斯噪声，并从协议的隐私预算中扣除 ε；求和须写成 least(greatest(x, 下限), 上限)。",
+        "When set, Laplace noise is added to counts, sums and means and ε is charged to the agreement's privacy budget; write sums as least(greatest(x, lo), hi).",
+    ),
+    (
+        "ws.noise.applied",
+        "已加噪（差分隐私），扣除",
+        "Noise added (differential privacy), charged",
+    ),
     ("ws.result", "查询结果", "Result"),
     (
         "ws.synthetic.label",
