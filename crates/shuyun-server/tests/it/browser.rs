@@ -115,6 +115,19 @@ pub async fn login(c: &Client, app: &App, username: &str) {
     click(c, "#login-submit").await;
 }
 
+/// The institution's second reviewer (`szzx.review`) approves the pending
+/// release in the portal, then signs out.
+pub async fn second_approval(c: &Client, app: &App) {
+    login(c, app, "szzx.review").await;
+    wait_role(c, "implementing_institution").await;
+    click(c, "#nav-releases").await;
+    fill(c, "form.review input[name='note']", "同意出域").await;
+    click(c, "form.review button[value='approve']").await;
+    eventually(c, "#releases td.state", |t| t.contains("已批准出域")).await;
+    click(c, "#logout").await;
+    wait_role(c, "anonymous").await;
+}
+
 pub async fn role_of_page(c: &Client) -> String {
     match c.find(Locator::Css("body")).await {
         Ok(b) => b.attr("data-role").await.ok().flatten().unwrap_or_default(),

@@ -54,6 +54,26 @@ impl App {
     }
 }
 
+/// A second reviewer in the implementing institution (szzx), as releases
+/// need two; created at `now`.
+pub async fn second_reviewer(app: &App, now: i64) {
+    let me: serde_json::Value = app.login("szzx").await.get("/api/v1/me").await.expect("me");
+    app.store
+        .create_user(
+            "system",
+            shuyun_store::accounts::NewUser {
+                org_id: me["org_id"].as_i64().expect("org"),
+                username: "szzx.review".parse().expect("name"),
+                display_name: "数字经济发展中心 复核人".into(),
+                password: PASSWORD.into(),
+            },
+            false,
+            now,
+        )
+        .await
+        .expect("second reviewer");
+}
+
 pub async fn spawn_app(backend: Backend) -> App {
     let db = TestDb::new(backend).await.expect("database");
     let store = Store::open(

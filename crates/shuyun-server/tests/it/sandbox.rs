@@ -12,11 +12,12 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use shuyun_domain::calendar::WorkCalendar;
 use shuyun_store::Backend;
-use shuyun_store::accounts::NewUser;
 
 use crate::both_backends;
-use crate::browser::{Browser, click, eventually, fill, find, login, screenshot, wait_role};
-use crate::kit::{App, PASSWORD, spawn_app};
+use crate::browser::{
+    Browser, click, eventually, fill, find, login, screenshot, second_approval, wait_role,
+};
+use crate::kit::{App, second_reviewer, spawn_app};
 
 both_backends!(workspace_sql, workspace_in_chromium);
 
@@ -335,21 +336,7 @@ async fn workspace_sql(backend: Backend) {
         .post(&approve, &json!({"note": "口径合规"}))
         .await
         .expect("first");
-    let me: Value = szzx.get("/api/v1/me").await.expect("me");
-    app.store
-        .create_user(
-            "system",
-            NewUser {
-                org_id: me["org_id"].as_i64().expect("org"),
-                username: "szzx.review".parse().expect("name"),
-                display_name: "数字经济发展中心 复核人".into(),
-                password: PASSWORD.into(),
-            },
-            false,
-            0,
-        )
-        .await
-        .expect("second reviewer");
+    second_reviewer(&app, 0).await;
     let done: Value = app
         .login("szzx.review")
         .await
@@ -670,21 +657,7 @@ async fn workspace_in_chromium(backend: Backend) {
     wait_role(c, "anonymous").await;
 
     // The institution: the alert and the first approval.
-    let me: Value = app.login("szzx").await.get("/api/v1/me").await.expect("me");
-    app.store
-        .create_user(
-            "system",
-            NewUser {
-                org_id: me["org_id"].as_i64().expect("org"),
-                username: "szzx.review".parse().expect("name"),
-                display_name: "数字经济发展中心 复核人".into(),
-                password: PASSWORD.into(),
-            },
-            false,
-            0,
-        )
-        .await
-        .expect("second reviewer");
+    second_reviewer(&app, 0).await;
     login(c, &app, "szzx").await;
     wait_role(c, "implementing_institution").await;
     eventually(c, "#todo-list", |t| {
@@ -700,14 +673,7 @@ async fn workspace_in_chromium(backend: Backend) {
     eventually(c, "#releases td.state", |t| t.contains("一审已批准")).await;
     click(c, "#logout").await;
     wait_role(c, "anonymous").await;
-    login(c, &app, "szzx.review").await;
-    wait_role(c, "implementing_institution").await;
-    click(c, "#nav-releases").await;
-    fill(c, "form.review input[name='note']", "同意出域").await;
-    click(c, "form.review button[value='approve']").await;
-    eventually(c, "#releases td.state", |t| t.contains("已批准出域")).await;
-    click(c, "#logout").await;
-    wait_role(c, "anonymous").await;
+    second_approval(c, &app).await;
 
     // The operator downloads exactly the checked result.
     login(c, &app, "yunying1").await;

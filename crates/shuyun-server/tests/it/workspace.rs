@@ -10,13 +10,14 @@ use serde_json::{Value, json};
 use shuyun_domain::calendar::WorkCalendar;
 use shuyun_domain::workspace::{Epsilon, QueryOutcome};
 use shuyun_store::Backend;
-use shuyun_store::accounts::NewUser;
 use shuyun_store::workspace::QueryRecord;
 
 use crate::authorization::enterprise_credit;
 use crate::both_backends;
-use crate::browser::{Browser, click, eventually, fill, login, screenshot, wait_role};
-use crate::kit::{App, PASSWORD, spawn_app};
+use crate::browser::{
+    Browser, click, eventually, fill, login, screenshot, second_approval, wait_role,
+};
+use crate::kit::{App, PASSWORD, second_reviewer, spawn_app};
 
 both_backends!(releases_and_alerts, releases_in_chromium);
 
@@ -113,21 +114,7 @@ async fn releases_and_alerts(backend: Backend) {
             .code(),
         Some("forbidden")
     );
-    let me: Value = szzx.get("/api/v1/me").await.expect("me");
-    app.store
-        .create_user(
-            "system",
-            NewUser {
-                org_id: me["org_id"].as_i64().expect("org"),
-                username: "szzx.review".parse().expect("name"),
-                display_name: "数字经济发展中心 复核人".into(),
-                password: PASSWORD.into(),
-            },
-            false,
-            now,
-        )
-        .await
-        .expect("second reviewer");
+    second_reviewer(&app, now).await;
     let second = app.login("szzx.review").await;
     let done: Value = second
         .post(&approve, &json!({"note": "同意出域"}))
@@ -311,27 +298,7 @@ async fn releases_in_chromium(backend: Backend) {
         .record_query(&op, rec(QueryOutcome::LinkageStopped), now)
         .await
         .expect("linkage");
-    let szzx_org = app
-        .store
-        .login("szzx", PASSWORD, "test", now)
-        .await
-        .expect("l")
-        .principal
-        .org_id;
-    app.store
-        .create_user(
-            "system",
-            NewUser {
-                org_id: szzx_org,
-                username: "szzx.review".parse().expect("name"),
-                display_name: "数字经济发展中心 复核人".into(),
-                password: PASSWORD.into(),
-            },
-            false,
-            now,
-        )
-        .await
-        .expect("second reviewer");
+    second_reviewer(&app, now).await;
 
     let b = Browser::start().await;
     let c = &b.client;
@@ -367,14 +334,7 @@ async fn releases_in_chromium(backend: Backend) {
     click(c, "#logout").await;
     wait_role(c, "anonymous").await;
 
-    login(c, &app, "szzx.review").await;
-    wait_role(c, "implementing_institution").await;
-    click(c, "#nav-releases").await;
-    fill(c, "form.review input[name='note']", "同意出域").await;
-    click(c, "form.review button[value='approve']").await;
-    eventually(c, "#releases td.state", |t| t.contains("已批准出域")).await;
-    click(c, "#logout").await;
-    wait_role(c, "anonymous").await;
+    second_approval(c, &app).await;
 
     login(c, &app, "yunying1").await;
     wait_role(c, "operator").await;
