@@ -864,6 +864,33 @@ pub async fn run(
     }
 }
 
+/// The noise a query asks for, bounded: ε of one query at most 10, 1 to
+/// 100 rows per unit and cell (default 1). The API and the portal both
+/// read requests through this.
+pub fn noise_spec(
+    mechanism: shuyun_domain::workspace::Mechanism,
+    epsilon: f64,
+    rows_per_unit: Option<u32>,
+) -> Result<NoiseSpec, DomainError> {
+    let epsilon = shuyun_domain::workspace::Epsilon::from_f64(epsilon)?;
+    if epsilon.as_f64() > 10.0 {
+        return Err(DomainError::invalid(
+            "noise.epsilon",
+            "ε of one query is at most 10",
+        ));
+    }
+    let rows = rows_per_unit.unwrap_or(1);
+    if !(1..=100).contains(&rows) {
+        return Err(DomainError::invalid(
+            "noise.rows_per_unit",
+            "rows per unit are 1 to 100",
+        ));
+    }
+    let mut spec = NoiseSpec::new(mechanism, epsilon);
+    spec.rows_per_unit = rows;
+    Ok(spec)
+}
+
 /// A noisy query over the real data runs only if the agreement's privacy
 /// budget has its ε left; otherwise it is refused (and audited).
 async fn budget_allows(

@@ -312,25 +312,11 @@ pub struct NoiseRequest {
 
 impl NoiseRequest {
     fn spec(&self) -> Result<shuyun_workspace::NoiseSpec, crate::workspace::RunError> {
-        let epsilon = shuyun_domain::workspace::Epsilon::from_f64(self.epsilon)?;
-        if epsilon.as_f64() > 10.0 {
-            return Err(shuyun_domain::DomainError::invalid(
-                "noise.epsilon",
-                "ε of one query is at most 10",
-            )
-            .into());
-        }
-        let rows = self.rows_per_unit.unwrap_or(1);
-        if !(1..=100).contains(&rows) {
-            return Err(shuyun_domain::DomainError::invalid(
-                "noise.rows_per_unit",
-                "rows per unit are 1 to 100",
-            )
-            .into());
-        }
-        let mut spec = shuyun_workspace::NoiseSpec::new(self.mechanism, epsilon);
-        spec.rows_per_unit = rows;
-        Ok(spec)
+        Ok(crate::workspace::noise_spec(
+            self.mechanism,
+            self.epsilon,
+            self.rows_per_unit,
+        )?)
     }
 }
 

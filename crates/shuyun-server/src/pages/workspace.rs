@@ -395,11 +395,7 @@ fn noise(epsilon: &str) -> Result<Option<shuyun_workspace::NoiseSpec>, shuyun_do
     let v: f64 = e
         .parse()
         .map_err(|_| shuyun_domain::DomainError::invalid("epsilon", "ε is a number, e.g. 0.5"))?;
-    let eps = shuyun_domain::workspace::Epsilon::from_f64(v)?;
-    Ok(Some(shuyun_workspace::NoiseSpec::new(
-        shuyun_domain::workspace::Mechanism::Laplace,
-        eps,
-    )))
+    crate::workspace::noise_spec(shuyun_domain::workspace::Mechanism::Laplace, v, None).map(Some)
 }
 
 form_handler!(
