@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DomainError, DomainResult};
 
 pub use checks::{CellStats, OutputPolicy, Suppression};
-pub use differencing::UnitSet;
+pub use differencing::{UnitSet, UnitSketch};
 pub use privacy::{Budget, Epsilon, Mechanism};
 pub use release::{ReleaseAction, ReleaseState};
 
