@@ -85,7 +85,7 @@ pub struct Workspaces {
     fences: Mutex<HashMap<(i64, i64), u64>>,
     /// Synthetic look-alikes by (resource, data version), in memory.
     synthetic: tokio::sync::Mutex<SyntheticCache>,
-    /// Each scenario's released cells (keyed unit digests), against which
+    /// Each scenario's released cells (sketches of keyed unit digests), against which
     /// new results are checked for differencing; in memory, bounded.
     histories: Mutex<HashMap<i64, ResultHistory>>,
 }

@@ -7,10 +7,10 @@
 //!    per unit column and, for every `SUM`/`AVG`, each unit's contribution
 //!    (total, largest, second largest); the agreement's [`OutputPolicy`]
 //!    judges them (minimum units, dominance, p% rule);
-//! 2. with a [`ResultHistory`], each cell's units ([`UnitSet`] of keyed
-//!    digests) are compared with the scenario's earlier released cells: a
-//!    cell that differs from one by fewer than k units is withheld
-//!    (differencing);
+//! 2. with a [`ResultHistory`], each cell's units (a [`UnitSketch`] of
+//!    keyed digests, of constant size) are compared with the scenario's
+//!    earlier released cells: a cell that differs from one by fewer than k
+//!    units is withheld (differencing);
 //! 3. with a [`NoiseSpec`], counts, sums and means get noise
 //!    (differential privacy) over per-unit bounded contributions;
 //! 4. counts are rounded (`round_counts_to`);
@@ -51,9 +51,10 @@ use futures::TryStreamExt;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use shuyun_domain::workspace::checks::{CellStats, Magnitude, OutputPolicy, published_total};
-use shuyun_domain::workspace::{Epsilon, Mechanism, Suppression, UnitSet};
+use shuyun_domain::workspace::{Epsilon, Mechanism, Suppression, UnitSet, UnitSketch};
 
 use crate::error::{WorkspaceError, WorkspaceResult};
+use crate::units::sketch_of;
 
 /// The name of the check node in plans.
 pub const CHECK_NODE: &str = "ShuyunCheck";
@@ -61,37 +62,44 @@ pub const CHECK_NODE: &str = "ShuyunCheck";
 // ---- The caller's options ------------------------------------------------------
 
 /// A scenario's released cells, for differencing protection: the
-/// [`UnitSet`] (keyed digests of the units, meaningless outside the
-/// agreement) of every cell released so far, oldest first, bounded by the
-/// number of digests kept (the oldest cells are forgotten first).
+/// [`UnitSketch`] (of keyed digests of the units, meaningless outside the
+/// agreement; a few kilobytes whatever the cell's size) of every cell
+/// released so far, oldest first, at most `max_cells` of them (the oldest
+/// are forgotten first; a cell equal to one kept is not kept twice).
 ///
 /// Cheap to clone (shared); safe to use from concurrent queries: a query
 /// checks its cells and records them in one step, so two queries running
 /// at once are checked against each other. Cells are recorded when they
 /// pass the checks, before the rest of the query (`HAVING`, `LIMIT`) runs;
 /// a query that then fails leaves them recorded (stricter, never weaker).
-/// Serialise it (serde) to keep it across restarts; it holds digests only.
+/// Serialise it (serde) to keep it across restarts; it holds sketches
+/// only.
 #[derive(Clone)]
 pub struct ResultHistory(Arc<Mutex<History>>);
 
+/// A released cell: its sketch, and whether each unit occurs in one row
+/// of it (then its rows are its units).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Released {
+    sketch: UnitSketch,
+    distinct: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct History {
-    max_digests: usize,
-    cells: VecDeque<UnitSet>,
-    #[serde(skip)]
-    digests: usize,
+    max_cells: usize,
+    cells: VecDeque<Released>,
 }
 
 impl ResultHistory {
-    /// The default bound: two million digests (16 MB).
-    pub const DEFAULT_MAX_DIGESTS: usize = 2_000_000;
+    /// The default bound: 5,000 cells (about 26 MB at k = 10).
+    pub const DEFAULT_MAX_CELLS: usize = 5_000;
 
-    /// An empty history keeping at most `max_digests` digests.
-    pub fn new(max_digests: usize) -> Self {
+    /// An empty history keeping at most `max_cells` cells.
+    pub fn new(max_cells: usize) -> Self {
         Self(Arc::new(Mutex::new(History {
-            max_digests,
+            max_cells,
             cells: VecDeque::new(),
-            digests: 0,
         })))
     }
 
@@ -104,22 +112,15 @@ impl ResultHistory {
         self.lock().cells.len()
     }
 
-    /// Digests kept, over all cells.
-    pub fn digests(&self) -> usize {
-        self.lock().digests
-    }
-
     /// Forget everything (e.g. when the scenario's data version changes).
     pub fn clear(&self) {
-        let mut h = self.lock();
-        h.cells.clear();
-        h.digests = 0;
+        self.lock().cells.clear();
     }
 }
 
 impl Default for ResultHistory {
     fn default() -> Self {
-        Self::new(Self::DEFAULT_MAX_DIGESTS)
+        Self::new(Self::DEFAULT_MAX_CELLS)
     }
 }
 
@@ -128,10 +129,9 @@ impl fmt::Debug for ResultHistory {
         let h = self.lock();
         write!(
             f,
-            "ResultHistory {{ cells: {}, digests: {}/{} }}",
+            "ResultHistory {{ cells: {}/{} }}",
             h.cells.len(),
-            h.digests,
-            h.max_digests
+            h.max_cells
         )
     }
 }
@@ -145,7 +145,6 @@ impl Serialize for ResultHistory {
 impl<'de> Deserialize<'de> for ResultHistory {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let mut h = History::deserialize(d)?;
-        h.digests = h.cells.iter().map(UnitSet::len).sum();
         h.evict();
         Ok(Self(Arc::new(Mutex::new(h))))
     }
@@ -153,33 +152,31 @@ impl<'de> Deserialize<'de> for ResultHistory {
 
 impl History {
     fn evict(&mut self) {
-        while self.digests > self.max_digests {
-            match self.cells.pop_front() {
-                Some(c) => self.digests -= c.len(),
-                None => break,
-            }
+        while self.cells.len() > self.max_cells {
+            self.cells.pop_front();
         }
     }
 
-    fn push(&mut self, cell: UnitSet) {
-        if cell.is_empty() {
+    fn push(&mut self, cell: Released) {
+        if cell.sketch.rows() == 0 || self.cells.contains(&cell) {
             return;
         }
-        self.digests += cell.len();
         self.cells.push_back(cell);
         self.evict();
     }
 
     /// The size of the small group `cell` differs from an earlier cell by.
-    fn differs(&self, cell: &UnitSet, min: u32) -> Option<u64> {
-        let (n, k) = (cell.len(), min as usize);
-        // Sets whose sizes differ by k or more cannot differ by fewer than
-        // k on both sides.
-        shuyun_domain::workspace::differencing::check_history(
-            cell,
-            self.cells.iter().filter(|e| e.len().abs_diff(n) < k),
-            min,
-        )
+    fn differs(&self, cell: &Released, min: u32) -> Option<u64> {
+        let rows = cell.sketch.rows();
+        self.cells
+            .iter()
+            // When both cells have one row per unit, cells whose sizes
+            // differ by k or more cannot differ by fewer than k units on
+            // each side.
+            .filter(|e| {
+                !(e.distinct && cell.distinct) || e.sketch.rows().abs_diff(rows) < u64::from(min)
+            })
+            .find_map(|e| cell.sketch.differs_by_small_group(&e.sketch, min))
     }
 }
 
@@ -359,10 +356,16 @@ pub(crate) struct CellPlan {
     /// Roles of the visible columns (the original aggregate's).
     pub roles: Vec<Role>,
     pub grouping_id: Option<usize>,
-    /// Hidden distinct-unit columns, one per unit column.
+    /// Hidden distinct-unit columns, one per unit column (one `count(*)`
+    /// when rows are units).
     pub units: Vec<usize>,
-    /// Whether those are lists of digests (else counts).
-    pub digests: bool,
+    /// Every row of a cell is a different unit (one table keyed by its
+    /// unit, read row for row).
+    pub rows_are_units: bool,
+    /// Whether the unit columns are lists of digests (else counts).
+    pub lists: bool,
+    /// Hidden sketch columns (with a history), one per unit column.
+    pub sketches: Vec<usize>,
     /// Hidden magnitude columns: (column, index into `units`).
     pub magnitudes: Vec<(usize, usize)>,
     pub noisy: Vec<Noisy>,
@@ -377,9 +380,10 @@ impl fmt::Debug for CellPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "k={}, units={}, magnitudes={}, noisy={}, differencing={}",
+            "k={}, units={}{}, magnitudes={}, noisy={}, differencing={}",
             self.policy.min_units,
             self.units.len(),
+            if self.rows_are_units { " (rows)" } else { "" },
             self.magnitudes.len(),
             self.noisy.len(),
             self.history.is_some()
@@ -721,16 +725,16 @@ fn patched(col: &ArrayRef, patches: &[Patch]) -> WorkspaceResult<ArrayRef> {
     })
 }
 
-/// The union of unit sets, per unit column.
-fn union(sets: &[&Vec<UnitSet>], columns: usize) -> Vec<UnitSet> {
+/// The sum of the sketches of disjoint parts, per unit column.
+fn sketch_sum(parts: &[&Vec<UnitSketch>], columns: usize) -> Vec<UnitSketch> {
     (0..columns)
-        .map(|u| {
-            UnitSet::new(
-                sets.iter()
-                    .filter_map(|s| s.get(u))
-                    .flat_map(|s| s.digests().iter().copied())
-                    .collect(),
-            )
+        .filter_map(|u| {
+            let mut it = parts.iter().filter_map(|p| p.get(u));
+            let mut total = it.next()?.clone();
+            for s in it {
+                total.merge(s);
+            }
+            Some(total)
         })
         .collect()
 }
@@ -756,12 +760,13 @@ pub(crate) fn check_cells(
         ..CellReport::default()
     };
 
-    // Units per cell and unit column.
+    // Units per cell and unit column: counts (rows when rows are units,
+    // distinct units up to k otherwise) or lists.
     let mut counts: Vec<Vec<u64>> = Vec::new();
     let mut sets: Vec<Vec<UnitSet>> = vec![Vec::new(); n];
     for &c in &plan.units {
         let col = batch.column(c);
-        if plan.digests {
+        if plan.lists {
             let l = col.as_list::<i32>();
             let mut cs = Vec::with_capacity(n);
             for (r, s) in sets.iter_mut().enumerate() {
@@ -775,12 +780,26 @@ pub(crate) fn check_cells(
             }
             counts.push(cs);
         } else {
-            let a = col.as_primitive::<UInt64Type>();
+            let a = cast(col, &DataType::UInt64).map_err(internal("unit counts"))?;
+            let a = a.as_primitive::<UInt64Type>();
             counts.push(
                 (0..n)
                     .map(|r| if a.is_null(r) { 0 } else { a.value(r) })
                     .collect(),
             );
+        }
+    }
+    // Sketches per cell and unit column (with a history).
+    let mut sketches: Vec<Vec<UnitSketch>> = vec![Vec::new(); n];
+    for &c in &plan.sketches {
+        let b = batch.column(c).as_binary::<i32>();
+        for (r, s) in sketches.iter_mut().enumerate() {
+            let sk = if b.is_null(r) {
+                None
+            } else {
+                sketch_of(b.value(r))
+            };
+            s.push(sk.ok_or_else(|| WorkspaceError::internal("a malformed cell sketch"))?);
         }
     }
 
@@ -817,8 +836,9 @@ pub(crate) fn check_cells(
             .find_map(|s| policy.check_cell(&s).err());
     }
 
-    // Under noise, each unit must fall into one cell.
-    if plan.noise.is_some() {
+    // Under noise, each unit must fall into one cell (when rows are
+    // units, the groups already part them).
+    if plan.noise.is_some() && plan.lists {
         let mut seen = HashSet::new();
         for s in sets.iter().flatten() {
             for d in s.digests() {
@@ -840,7 +860,16 @@ pub(crate) fn check_cells(
             if w.is_some() {
                 continue;
             }
-            if let Some(d) = sets[r].iter().find_map(|s| h.differs(s, k)) {
+            let distinct = plan.rows_are_units;
+            if let Some(d) = sketches[r].iter().find_map(|s| {
+                h.differs(
+                    &Released {
+                        sketch: s.clone(),
+                        distinct,
+                    },
+                    k,
+                )
+            }) {
                 *w = Some(Suppression::Differencing { units: d, min: k });
             }
         }
@@ -1068,9 +1097,10 @@ pub(crate) fn check_cells(
                         patches[c][t] = Patch::Null;
                     }
                     recomputed[t] = true;
-                    if plan.digests {
-                        let parts: Vec<&Vec<UnitSet>> = shown.iter().map(|p| &sets[*p]).collect();
-                        sets[t] = union(&parts, plan.units.len());
+                    if !plan.sketches.is_empty() {
+                        let parts: Vec<&Vec<UnitSketch>> =
+                            shown.iter().map(|p| &sketches[*p]).collect();
+                        sketches[t] = sketch_sum(&parts, plan.sketches.len());
                     }
                 }
             }
@@ -1084,10 +1114,13 @@ pub(crate) fn check_cells(
         .map(|r| why[r].is_none() && !total_withheld[r])
         .collect();
     if let Some(h) = history.as_mut() {
-        for (r, s) in sets.into_iter().enumerate() {
+        for (r, s) in sketches.into_iter().enumerate() {
             if keep[r] {
-                for set in s {
-                    h.push(set);
+                for sketch in s {
+                    h.push(Released {
+                        sketch,
+                        distinct: plan.rows_are_units,
+                    });
                 }
             }
         }

@@ -6,12 +6,27 @@
 //!
 //! When the query's result is an aggregate (under projections, sorts,
 //! limits, `HAVING` and aliases), the rewrite adds hidden aggregates to it
-//! — distinct units per unit column (`shuyun_units` over keyed unit
-//! digests), per-unit contributions of each `SUM`/`AVG` (only when there
-//! is one), bounded contributions under noise — and puts the check node
-//! directly above it, which judges the cells and drops the hidden
-//! columns. A result that is not an aggregate over unit-level tables
-//! describes single units: all its rows are suppressed.
+//! and puts the check node directly above it, which judges the cells and
+//! drops the hidden columns. A result that is not an aggregate over
+//! unit-level tables describes single units: all its rows are suppressed.
+//!
+//! The hidden aggregates depend on how rows relate to units:
+//!
+//! - **one row per unit**: the aggregate reads one table keyed by its unit
+//!   (ingest guarantees the key is unique), through filters, projections,
+//!   sorts, limits and aliases only, so every row of a cell is a
+//!   different unit. The cell's units are its rows (`count(*)`), and a
+//!   unit's contribution to a sum is its row's value (`shuyun_magnitude`:
+//!   total and two largest). Nothing reads the unit.
+//! - **otherwise** (joins, unions, several rows per unit…): distinct units
+//!   per unit column (`shuyun_units` over keyed unit digests, counted up
+//!   to k, which is all the rule needs), and per-unit contributions of
+//!   each `SUM`/`AVG` (`shuyun_contributions`).
+//!
+//! With a differencing history, each unit column also gets the cell's
+//! sketch (`shuyun_sketch`); under noise, bounded contributions per unit
+//! (and, when rows are not units, the cells' unit lists, to check that
+//! each unit falls into one cell).
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -28,9 +43,10 @@ use shuyun_domain::workspace::privacy::sum_sensitivity;
 
 use crate::checks::{CellPlan, CheckNode, NoiseSpec, Noisy, ResultHistory, Role};
 use crate::error::{WorkspaceError, WorkspaceResult};
-use crate::lineage::{identity, scanned};
+use crate::lineage::{identity, scanned, table_index};
 use crate::table::Guarded;
-use crate::units::{Summary, contributions_udaf, units_udaf};
+use crate::units::{Summary, contributions_udaf, magnitude_udaf, sketch_udaf, units_udaf};
+use shuyun_domain::workspace::UnitSketch;
 
 /// The prefix of hidden columns.
 pub const HIDDEN_PREFIX: &str = "__shuyun_";
@@ -237,8 +253,20 @@ fn check_aggregate(
     let tables = setup.tables;
     let ids = identity(&a.input, tables);
     let schema = a.input.schema();
+    let unit_tables: Vec<usize> = scanned(&a.input, tables)
+        .into_iter()
+        .filter(|t| tables[*t].view.unit.is_some())
+        .collect();
+    let rows_are_units = match unit_tables.as_slice() {
+        [t] => tables[*t].unit_is_key && one_row_per_unit(&a.input, tables) == Some(*t),
+        _ => false,
+    };
+    let noise = setup.noise;
+    let history = setup.history.is_some();
+    // Whether the plan must read the units themselves.
+    let need_units = !rows_are_units || history || noise.is_some();
     let mut unit_cols = Vec::new();
-    for t in scanned(&a.input, tables) {
+    for &t in &unit_tables {
         let Some(unit) = &tables[t].view.unit else {
             continue;
         };
@@ -248,7 +276,7 @@ fn check_aggregate(
             .filter(|(_, id)| id.as_ref() == Some(&(t, unit.clone())))
             .map(|(i, _)| i)
             .collect();
-        if cols.is_empty() {
+        if cols.is_empty() && need_units {
             return Err(WorkspaceError::not_allowed(format!(
                 "the minimum-count rule counts the units ('{unit}') of table '{}' in each \
                  result row, but this query's shape hides that field from its \
@@ -272,8 +300,10 @@ fn check_aggregate(
     }
     roles.extend(a.aggr_expr.iter().map(role_of));
 
-    let noise = setup.noise;
-    let digests = setup.history.is_some() || noise.is_some();
+    let k = setup.policy.min_units;
+    // Under noise, each unit must fall into one cell: with several rows
+    // per unit that takes the cells' unit lists.
+    let lists = noise.is_some() && !rows_are_units;
     let mut aggr = a.aggr_expr.clone();
     let next = |aggr: &mut Vec<Expr>, f, args, filter, what: &str| -> usize {
         let i = aggr.len();
@@ -287,35 +317,66 @@ fn check_aggregate(
     };
 
     let mut units = Vec::new();
-    for u in &unit_cols {
+    let mut magnitudes = Vec::new();
+    let sums = a.aggr_expr.iter().filter_map(|e| {
+        let f = aggregate_function(e)?;
+        let arg = f.params.args.first()?;
+        matches!(f.func.name(), "sum" | "avg" | "mean").then_some((f, arg))
+    });
+    if rows_are_units {
         units.push(next(
             &mut aggr,
-            units_udaf(digests),
-            vec![u.clone()],
+            datafusion::functions_aggregate::count::count_udaf(),
+            vec![Expr::Literal(ScalarValue::Int64(Some(1)), None)],
             None,
-            "units",
+            "rows",
         ));
-    }
-    let mut magnitudes = Vec::new();
-    for e in &a.aggr_expr {
-        let Some(f) = aggregate_function(e) else {
-            continue;
-        };
-        if !matches!(f.func.name(), "sum" | "avg" | "mean") {
-            continue;
-        }
-        let Some(arg) = f.params.args.first() else {
-            continue;
-        };
-        for (ui, u) in unit_cols.iter().enumerate() {
+        for (f, arg) in sums {
             let c = next(
                 &mut aggr,
-                contributions_udaf(Summary::Magnitude),
-                vec![u.clone(), cast(arg.clone(), DataType::Float64)],
+                magnitude_udaf(),
+                vec![cast(arg.clone(), DataType::Float64)],
                 f.params.filter.clone(),
                 "magnitude",
             );
-            magnitudes.push((c, ui));
+            magnitudes.push((c, 0));
+        }
+    } else {
+        // Counted up to k: the rule needs no more.
+        let cap = Some((k as usize).max(1));
+        for u in &unit_cols {
+            units.push(next(
+                &mut aggr,
+                units_udaf(lists, cap),
+                vec![u.clone()],
+                None,
+                "units",
+            ));
+        }
+        for (f, arg) in sums {
+            for (ui, u) in unit_cols.iter().enumerate() {
+                let c = next(
+                    &mut aggr,
+                    contributions_udaf(Summary::Magnitude),
+                    vec![u.clone(), cast(arg.clone(), DataType::Float64)],
+                    f.params.filter.clone(),
+                    "magnitude",
+                );
+                magnitudes.push((c, ui));
+            }
+        }
+    }
+    let mut sketches = Vec::new();
+    if history {
+        let buckets = UnitSketch::buckets_for(k);
+        for u in &unit_cols {
+            sketches.push(next(
+                &mut aggr,
+                sketch_udaf(buckets),
+                vec![u.clone()],
+                None,
+                "sketch",
+            ));
         }
     }
 
@@ -431,7 +492,9 @@ fn check_aggregate(
         roles,
         grouping_id: grouping.then(|| first_aggr - 1),
         units,
-        digests,
+        rows_are_units,
+        lists,
+        sketches,
         magnitudes,
         noisy,
         noise,
@@ -451,6 +514,25 @@ fn check_aggregate(
         }),
         plan,
     ))
+}
+
+/// The table whose rows `plan`'s rows are, one for one (each row of the
+/// plan is a different row of the table): a scan under filters,
+/// projections, sorts, limits and aliases only. Subqueries in filters and
+/// projections may read other tables; they add no rows.
+fn one_row_per_unit(plan: &LogicalPlan, tables: &[Arc<Guarded>]) -> Option<usize> {
+    match plan {
+        LogicalPlan::TableScan(s) => table_index(s, tables),
+        LogicalPlan::Filter(_)
+        | LogicalPlan::Projection(_)
+        | LogicalPlan::Sort(_)
+        | LogicalPlan::Limit(_)
+        | LogicalPlan::SubqueryAlias(_) => match plan.inputs()[..] {
+            [input] => one_row_per_unit(input, tables),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 fn rebuild(plan: &LogicalPlan, input: LogicalPlan) -> Result<LogicalPlan> {

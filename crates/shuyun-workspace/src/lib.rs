@@ -40,8 +40,9 @@
 //!   (counts and sums); its other aggregates are withheld (NULL); a total
 //!   whose parts are all withheld is withheld;
 //! - **differencing**: with a [`ResultHistory`] in [`RunOptions`], each cell's
-//!   units — 64-bit digests keyed by the agreement's [`PseudonymKey`] — are
-//!   compared with the scenario's earlier released cells; a cell whose
+//!   units — a constant-size sketch of 64-bit digests keyed by the
+//!   agreement's [`PseudonymKey`] — are compared with the scenario's
+//!   earlier released cells; a cell whose
 //!   population differs from an earlier one by fewer than k units on both
 //!   sides ("all firms of a district", then "all but one") is withheld.
 //!   Released cells are added to the history;

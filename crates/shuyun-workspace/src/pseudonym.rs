@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, StringArray, StringBuilder};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_err};
@@ -50,6 +50,35 @@ impl PseudonymKey {
         h.update(&self.0);
         h.update(value.as_bytes());
         hex::encode(h.finalize())
+    }
+
+    /// The pseudonyms of a column of text, without an allocation per
+    /// value: the hasher is cloned from one that holds the key, and the
+    /// hex is written into a buffer on the stack.
+    fn pseudonyms<'a>(
+        &self,
+        values: impl Iterator<Item = Option<&'a str>>,
+        len: usize,
+    ) -> ArrayRef {
+        let mut keyed = Sm3::new();
+        keyed.update(&self.0);
+        let mut b = StringBuilder::with_capacity(len, len * 64);
+        let mut hex_buf = [0u8; 64];
+        for v in values {
+            match v {
+                Some(v) => {
+                    let mut h = keyed.clone();
+                    h.update(v.as_bytes());
+                    let digest = h.finalize();
+                    match hex::encode_to_slice(digest, &mut hex_buf) {
+                        Ok(()) => b.append_value(std::str::from_utf8(&hex_buf).unwrap_or_default()),
+                        Err(_) => b.append_null(),
+                    }
+                }
+                None => b.append_null(),
+            }
+        }
+        Arc::new(b.finish())
     }
 }
 
@@ -100,20 +129,17 @@ impl ScalarUDFImpl for Pseudonym {
                     v.map(|v| self.key.pseudonym(&v)),
                 )))
             }
-            ColumnarValue::Array(a) => {
-                let a = cast(a, &DataType::Utf8)?;
-                let Some(s) = a.as_any().downcast_ref::<StringArray>() else {
-                    return exec_err!("{PSEUDONYM_FN} takes text");
-                };
-                let mut b = StringBuilder::with_capacity(s.len(), s.len() * 64);
-                for v in s.iter() {
-                    match v {
-                        Some(v) => b.append_value(self.key.pseudonym(v)),
-                        None => b.append_null(),
-                    }
+            ColumnarValue::Array(a) => Ok(ColumnarValue::Array(match a.data_type() {
+                DataType::Utf8View => self.key.pseudonyms(a.as_string_view().iter(), a.len()),
+                DataType::LargeUtf8 => self.key.pseudonyms(a.as_string::<i64>().iter(), a.len()),
+                _ => {
+                    let a = cast(a, &DataType::Utf8)?;
+                    let Some(s) = a.as_any().downcast_ref::<StringArray>() else {
+                        return exec_err!("{PSEUDONYM_FN} takes text");
+                    };
+                    self.key.pseudonyms(s.iter(), s.len())
                 }
-                Ok(ColumnarValue::Array(Arc::new(b.finish()) as ArrayRef))
-            }
+            })),
         }
     }
 }
@@ -131,5 +157,16 @@ mod tests {
         assert_ne!(a.pseudonym(id), b.pseudonym(id));
         assert_eq!(a.pseudonym(id).len(), 64);
         assert!(PseudonymKey::new(*b"short").is_none());
+    }
+
+    #[test]
+    fn column_pseudonyms_equal_single_ones() {
+        let k = PseudonymKey::new(*b"agreement-1-key-0123456789abcdef").expect("long enough");
+        let values = [Some("360202199001011234"), None, Some("")];
+        let a = k.pseudonyms(values.iter().copied(), values.len());
+        let a = a.as_string::<i32>();
+        assert_eq!(a.value(0), k.pseudonym("360202199001011234"));
+        assert!(a.is_null(1));
+        assert_eq!(a.value(2), k.pseudonym(""));
     }
 }

@@ -14,8 +14,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Float64Builder, ListArray, ListBuilder,
-    StructArray, UInt64Array, UInt64Builder,
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, Float64Array, Float64Builder, ListArray,
+    ListBuilder, StructArray, UInt64Array, UInt64Builder,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, UInt64Type};
@@ -26,6 +26,8 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, EmitTo, GroupsAccumulator,
     ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+use shuyun_domain::workspace::UnitSketch;
+use shuyun_domain::workspace::differencing::Bucket;
 use siphasher::sip::SipHasher13;
 
 /// The name of the digest function in plans.
@@ -34,6 +36,10 @@ pub const DIGEST_FN: &str = "shuyun_unit_digest";
 pub const UNITS_FN: &str = "shuyun_units";
 /// The name of the contributions aggregate in plans.
 pub const CONTRIB_FN: &str = "shuyun_contributions";
+/// The name of the row-value magnitude aggregate in plans.
+pub const MAGNITUDE_FN: &str = "shuyun_magnitude";
+/// The name of the sketch aggregate in plans.
+pub const SKETCH_FN: &str = "shuyun_sketch";
 
 /// Digests are already uniform: hash sets of them hash by identity.
 #[derive(Default)]
@@ -227,15 +233,21 @@ impl<G: Groups> Accumulator for Single<G> {
 
 /// `shuyun_units(digest)`: the distinct units of a cell — their number
 /// (`UInt64`), or with `digests` their sorted digests (`List<UInt64>`).
+/// With a `cap`, a cell keeps at most `cap` digests: its number is exact
+/// below the cap and "at least `cap`" at it, which is all the
+/// minimum-count rule needs (the cap is at least k), at a fraction of the
+/// memory and time of large cells.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Units {
     digests: bool,
+    cap: Option<usize>,
     signature: Signature,
 }
 
-pub(crate) fn units_udaf(digests: bool) -> Arc<AggregateUDF> {
+pub(crate) fn units_udaf(digests: bool, cap: Option<usize>) -> Arc<AggregateUDF> {
     Arc::new(AggregateUDF::from(Units {
         digests,
+        cap: if digests { None } else { cap },
         signature: Signature::exact(vec![DataType::UInt64], Volatility::Immutable),
     }))
 }
@@ -258,7 +270,7 @@ impl AggregateUDFImpl for Units {
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(Single(UnitsGroups::new(self.digests))))
+        Ok(Box::new(Single(UnitsGroups::new(self.digests, self.cap))))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -277,23 +289,32 @@ impl AggregateUDFImpl for Units {
         &self,
         _args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(UnitsGroups::new(self.digests)))
+        Ok(Box::new(UnitsGroups::new(self.digests, self.cap)))
     }
 }
 
 #[derive(Debug)]
 struct UnitsGroups {
     digests: bool,
+    cap: usize,
     sets: Vec<Set>,
     entries: usize,
 }
 
 impl UnitsGroups {
-    fn new(digests: bool) -> Self {
+    fn new(digests: bool, cap: Option<usize>) -> Self {
         Self {
             digests,
+            cap: cap.unwrap_or(usize::MAX),
             sets: Vec::new(),
             entries: 0,
+        }
+    }
+
+    fn insert(&mut self, g: usize, d: u64) {
+        let set = &mut self.sets[g];
+        if set.len() < self.cap && set.insert(d) {
+            self.entries += 1;
         }
     }
 
@@ -329,14 +350,12 @@ impl GroupsAccumulator for UnitsGroups {
         let d = d.as_primitive::<UInt64Type>();
         if d.null_count() == 0 && opt_filter.is_none() {
             for (v, g) in d.values().iter().zip(group_indices) {
-                if self.sets[*g].insert(*v) {
-                    self.entries += 1;
-                }
+                self.insert(*g, *v);
             }
         } else {
             for (r, g) in group_indices.iter().enumerate() {
-                if d.is_valid(r) && passes(opt_filter, r) && self.sets[*g].insert(d.value(r)) {
-                    self.entries += 1;
+                if d.is_valid(r) && passes(opt_filter, r) {
+                    self.insert(*g, d.value(r));
                 }
             }
         }
@@ -377,11 +396,8 @@ impl GroupsAccumulator for UnitsGroups {
                 continue;
             }
             let v = l.value(r);
-            let set = &mut self.sets[*g];
             for d in v.as_primitive::<UInt64Type>().values() {
-                if set.insert(*d) {
-                    self.entries += 1;
-                }
+                self.insert(*g, *d);
             }
         }
         Ok(())
@@ -661,6 +677,390 @@ impl GroupsAccumulator for ContribGroups {
     }
 }
 
+// ---- Magnitude of row values -------------------------------------------------
+
+/// `shuyun_magnitude(value)`: a cell's magnitude (total, largest, second
+/// largest of the absolute values) when each of its rows is a different
+/// unit, so that a unit's contribution is its row's value. Same result as
+/// [`contributions_udaf`] with [`Summary::Magnitude`] in that case, with
+/// three numbers of state per cell instead of a map of its units.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct RowMagnitude {
+    signature: Signature,
+}
+
+pub(crate) fn magnitude_udaf() -> Arc<AggregateUDF> {
+    Arc::new(AggregateUDF::from(RowMagnitude {
+        signature: Signature::exact(vec![DataType::Float64], Volatility::Immutable),
+    }))
+}
+
+impl AggregateUDFImpl for RowMagnitude {
+    fn name(&self) -> &str {
+        MAGNITUDE_FN
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Struct(magnitude_fields()))
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(Single(MagnitudeGroups::default())))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(["total", "top1", "top2"]
+            .iter()
+            .map(|n| {
+                Arc::new(Field::new(
+                    format_state_name(args.name, n),
+                    DataType::Float64,
+                    false,
+                ))
+            })
+            .collect())
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(MagnitudeGroups::default()))
+    }
+}
+
+/// Per group: total, largest and second largest absolute value.
+#[derive(Debug, Default)]
+struct MagnitudeGroups {
+    cells: Vec<[f64; 3]>,
+}
+
+impl MagnitudeGroups {
+    fn add(&mut self, g: usize, v: f64) {
+        let a = v.abs();
+        let m = &mut self.cells[g];
+        m[0] += a;
+        if a > m[1] {
+            m[2] = m[1];
+            m[1] = a;
+        } else if a > m[2] {
+            m[2] = a;
+        }
+    }
+
+    fn arrays(cells: &[[f64; 3]]) -> [ArrayRef; 3] {
+        let col = |i: usize| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(cells.iter().map(|m| m[i])))
+        };
+        [col(0), col(1), col(2)]
+    }
+}
+
+impl Groups for MagnitudeGroups {
+    fn ensure(&mut self, groups: usize) {
+        if self.cells.len() < groups {
+            self.cells.resize(groups, [0.0; 3]);
+        }
+    }
+}
+
+impl GroupsAccumulator for MagnitudeGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.cells.resize(total_num_groups, [0.0; 3]);
+        let Some(v) = values.first() else {
+            return exec_err!("{MAGNITUDE_FN} takes one argument");
+        };
+        let v = v.as_primitive::<Float64Type>();
+        if v.null_count() == 0 && opt_filter.is_none() {
+            for (x, g) in v.values().iter().zip(group_indices) {
+                self.add(*g, *x);
+            }
+        } else {
+            for (r, g) in group_indices.iter().enumerate() {
+                if v.is_valid(r) && passes(opt_filter, r) {
+                    self.add(*g, v.value(r));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let cells = emit_to.take_needed(&mut self.cells);
+        let [t, a, b] = Self::arrays(&cells);
+        Ok(Arc::new(StructArray::new(
+            magnitude_fields(),
+            vec![t, a, b],
+            None,
+        )))
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let cells = emit_to.take_needed(&mut self.cells);
+        Ok(Self::arrays(&cells).to_vec())
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.cells.resize(total_num_groups, [0.0; 3]);
+        let [t, a, b] = values else {
+            return exec_err!("{MAGNITUDE_FN} state is three numbers");
+        };
+        let (t, a, b) = (
+            t.as_primitive::<Float64Type>(),
+            a.as_primitive::<Float64Type>(),
+            b.as_primitive::<Float64Type>(),
+        );
+        for (r, g) in group_indices.iter().enumerate() {
+            // The other part's two largest are two more candidates.
+            self.cells[*g][0] += t.value(r);
+            for x in [a.value(r), b.value(r)] {
+                let m = &mut self.cells[*g];
+                if x > m[1] {
+                    m[2] = m[1];
+                    m[1] = x;
+                } else if x > m[2] {
+                    m[2] = x;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn convert_to_state(
+        &self,
+        _values: &[ArrayRef],
+        _opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        datafusion::common::not_impl_err!("{} has no row-wise state", MAGNITUDE_FN)
+    }
+
+    fn size(&self) -> usize {
+        self.cells.capacity() * 24
+    }
+}
+
+// ---- Sketches -------------------------------------------------------------------
+
+/// `shuyun_sketch(digest)`: the cell's [`UnitSketch`] (for differencing),
+/// as bytes ([`sketch_bytes`]); every occurrence counts (a multiset).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Sketch {
+    buckets: usize,
+    signature: Signature,
+}
+
+pub(crate) fn sketch_udaf(buckets: usize) -> Arc<AggregateUDF> {
+    Arc::new(AggregateUDF::from(Sketch {
+        buckets,
+        signature: Signature::exact(vec![DataType::UInt64], Volatility::Immutable),
+    }))
+}
+
+/// A sketch as bytes: rows, then per bucket count, keys, check (little
+/// endian).
+pub(crate) fn sketch_bytes(s: &UnitSketch, out: &mut Vec<u8>) {
+    out.extend_from_slice(&s.rows().to_le_bytes());
+    for b in s.buckets() {
+        out.extend_from_slice(&b.count.to_le_bytes());
+        out.extend_from_slice(&b.keys.to_le_bytes());
+        out.extend_from_slice(&b.check.to_le_bytes());
+    }
+}
+
+/// The sketch of [`sketch_bytes`].
+pub(crate) fn sketch_of(bytes: &[u8]) -> Option<UnitSketch> {
+    let (rows, rest) = bytes.split_first_chunk::<8>()?;
+    if !rest.len().is_multiple_of(32) {
+        return None;
+    }
+    let buckets = rest
+        .chunks_exact(32)
+        .map(|c| {
+            let (count, c) = c.split_first_chunk::<8>()?;
+            let (keys, check) = c.split_first_chunk::<16>()?;
+            Some(Bucket {
+                count: i64::from_le_bytes(*count),
+                keys: i128::from_le_bytes(*keys),
+                check: u64::from_le_bytes(check.try_into().ok()?),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    UnitSketch::from_parts(u64::from_le_bytes(*rows), buckets)
+}
+
+impl AggregateUDFImpl for Sketch {
+    fn name(&self) -> &str {
+        SKETCH_FN
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Binary)
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(Single(SketchGroups::new(self.buckets))))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format_state_name(args.name, "sketch"),
+            DataType::Binary,
+            true,
+        ))])
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(SketchGroups::new(self.buckets)))
+    }
+}
+
+/// Per group: its sketch, made on its first unit.
+#[derive(Debug)]
+struct SketchGroups {
+    buckets: usize,
+    sketches: Vec<Option<UnitSketch>>,
+    made: usize,
+}
+
+impl SketchGroups {
+    fn new(buckets: usize) -> Self {
+        Self {
+            buckets,
+            sketches: Vec::new(),
+            made: 0,
+        }
+    }
+
+    fn at(&mut self, g: usize) -> &mut UnitSketch {
+        let (buckets, made) = (self.buckets, &mut self.made);
+        self.sketches[g].get_or_insert_with(|| {
+            *made += 1;
+            UnitSketch::new(buckets)
+        })
+    }
+
+    fn bytes(&mut self, emit_to: EmitTo) -> ArrayRef {
+        let sketches = emit_to.take_needed(&mut self.sketches);
+        self.made -= sketches.iter().filter(|s| s.is_some()).count();
+        let empty = UnitSketch::new(self.buckets);
+        let mut b =
+            BinaryBuilder::with_capacity(sketches.len(), sketches.len() * 32 * self.buckets);
+        let mut buf = Vec::new();
+        for s in &sketches {
+            buf.clear();
+            sketch_bytes(s.as_ref().unwrap_or(&empty), &mut buf);
+            b.append_value(&buf);
+        }
+        Arc::new(b.finish())
+    }
+}
+
+impl Groups for SketchGroups {
+    fn ensure(&mut self, groups: usize) {
+        if self.sketches.len() < groups {
+            self.sketches.resize_with(groups, || None);
+        }
+    }
+}
+
+impl GroupsAccumulator for SketchGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.sketches.resize_with(total_num_groups, || None);
+        let Some(d) = values.first() else {
+            return exec_err!("{SKETCH_FN} takes one argument");
+        };
+        let d = d.as_primitive::<UInt64Type>();
+        for (r, g) in group_indices.iter().enumerate() {
+            if d.is_valid(r) && passes(opt_filter, r) {
+                self.at(*g).add(d.value(r));
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        Ok(self.bytes(emit_to))
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        Ok(vec![self.bytes(emit_to)])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.sketches.resize_with(total_num_groups, || None);
+        let Some(v) = values.first() else {
+            return exec_err!("{SKETCH_FN} state is one sketch");
+        };
+        let v = v.as_binary::<i32>();
+        for (r, g) in group_indices.iter().enumerate() {
+            if v.is_null(r) {
+                continue;
+            }
+            let Some(part) = sketch_of(v.value(r)) else {
+                return exec_err!("{SKETCH_FN}: a malformed partial sketch");
+            };
+            if !self.at(*g).merge(&part) {
+                return exec_err!("{SKETCH_FN}: partial sketches of different sizes");
+            }
+        }
+        Ok(())
+    }
+
+    fn convert_to_state(
+        &self,
+        _values: &[ArrayRef],
+        _opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        datafusion::common::not_impl_err!("{} has no row-wise state", SKETCH_FN)
+    }
+
+    fn size(&self) -> usize {
+        self.sketches.capacity() * std::mem::size_of::<Option<UnitSketch>>()
+            + self.made * 32 * self.buckets
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::array::StringArray;
@@ -691,6 +1091,33 @@ mod tests {
             digest(a, "91360200MA00000001"),
             digest(a, "91360200MA00000002")
         );
+    }
+
+    #[test]
+    fn sketches_survive_their_bytes() {
+        let mut s = UnitSketch::for_min_units(10);
+        for d in [1u64, 99, u64::MAX, 7] {
+            s.add(d);
+        }
+        let mut bytes = Vec::new();
+        sketch_bytes(&s, &mut bytes);
+        assert_eq!(sketch_of(&bytes), Some(s));
+        assert_eq!(sketch_of(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(sketch_of(&[]), None);
+    }
+
+    #[test]
+    fn row_magnitudes_merge_to_the_whole() {
+        let mut a = MagnitudeGroups::default();
+        let v = |x: &[f64]| -> Vec<ArrayRef> { vec![Arc::new(Float64Array::from(x.to_vec()))] };
+        a.update_batch(&v(&[5.0, -900.0]), &[0, 0], None, 1)
+            .expect("update");
+        let mut b = MagnitudeGroups::default();
+        b.update_batch(&v(&[50.0, 5.0, 1.0]), &[0, 0, 1], None, 2)
+            .expect("update");
+        let state = b.state(EmitTo::All).expect("state");
+        a.merge_batch(&state, &[0, 1], 2).expect("merge");
+        assert_eq!(a.cells, vec![[960.0, 900.0, 50.0], [1.0, 1.0, 0.0]]);
     }
 
     #[test]
