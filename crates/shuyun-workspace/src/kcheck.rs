@@ -35,7 +35,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Column, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::{
-    Aggregate, AggregateUDF, Expr, Extension, LogicalPlan, Projection, ScalarUDF, cast,
+    Aggregate, AggregateUDF, Expr, Extension, JoinType, LogicalPlan, Projection, ScalarUDF, cast,
 };
 use shuyun_domain::workspace::Epsilon;
 use shuyun_domain::workspace::checks::OutputPolicy;
@@ -44,7 +44,7 @@ use shuyun_domain::workspace::privacy::sum_sensitivity;
 use crate::checks::{CellPlan, CheckNode, NoiseSpec, Noisy, ResultHistory, Role};
 use crate::error::{WorkspaceError, WorkspaceResult};
 use crate::lineage::{identity, scanned, table_index};
-use crate::table::Guarded;
+use crate::table::{Exposure, Guarded};
 use crate::units::{Summary, contributions_udaf, magnitude_udaf, sketch_udaf, units_udaf};
 use shuyun_domain::workspace::UnitSketch;
 
@@ -263,9 +263,51 @@ fn check_aggregate(
     };
     let noise = setup.noise;
     let history = setup.history.is_some();
+    // Under a history, pseudonymised units are carried up from below the
+    // masks as digests of their raw values (see `carry_raw_digests`).
+    let pseudonymised = |t: usize| {
+        tables[t].view.unit.as_ref().is_some_and(|u| {
+            tables[t]
+                .field(u)
+                .is_some_and(|f| f.exposure == Exposure::Pseudonymised)
+        })
+    };
+    let carried_tables: BTreeSet<usize> = if history {
+        unit_tables
+            .iter()
+            .copied()
+            .filter(|t| pseudonymised(*t))
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
+    let mut input = a.input.clone();
+    let mut carried = Vec::new();
+    if !carried_tables.is_empty() {
+        let mut n = 0;
+        let refuse = || {
+            WorkspaceError::not_allowed(
+                "differencing protection follows each person through the query to its \
+                 result cells, and this query's shape (a union, window or nested \
+                 aggregate before the result's aggregate) loses them; aggregate over \
+                 the tables, their joins and filters directly",
+            )
+        };
+        let (new, c) =
+            carry_raw_digests(&a.input, setup, &carried_tables, &mut n).ok_or_else(refuse)?;
+        if carried_tables
+            .iter()
+            .any(|t| !c.iter().any(|(ct, _)| ct == t))
+        {
+            return Err(refuse());
+        }
+        input = Arc::new(new);
+        carried = c;
+    }
     // Whether the plan must read the units themselves.
-    let need_units = !rows_are_units || history || noise.is_some();
+    let need_units = !rows_are_units || noise.is_some();
     let mut unit_cols = Vec::new();
+    let mut unit_col_tables = Vec::new();
     for &t in &unit_tables {
         let Some(unit) = &tables[t].view.unit else {
             continue;
@@ -276,7 +318,7 @@ fn check_aggregate(
             .filter(|(_, id)| id.as_ref() == Some(&(t, unit.clone())))
             .map(|(i, _)| i)
             .collect();
-        if cols.is_empty() && need_units {
+        if cols.is_empty() && (need_units || (history && !carried_tables.contains(&t))) {
             return Err(WorkspaceError::not_allowed(format!(
                 "the minimum-count rule counts the units ('{unit}') of table '{}' in each \
                  result row, but this query's shape hides that field from its \
@@ -288,6 +330,7 @@ fn check_aggregate(
         for i in cols {
             let c = Column::from(schema.qualified_field(i));
             unit_cols.push(setup.digest.call(vec![Expr::Column(c)]));
+            unit_col_tables.push(t);
         }
     }
 
@@ -369,11 +412,25 @@ fn check_aggregate(
     let mut sketches = Vec::new();
     if history {
         let buckets = UnitSketch::buckets_for(k);
-        for u in &unit_cols {
+        let mut sketch_args: Vec<Expr> = carried
+            .iter()
+            .map(|(_, c)| match c {
+                Carried::Raw(c) => setup.digest.call(vec![Expr::Column(c.clone())]),
+                Carried::Digest(c) => Expr::Column(c.clone()),
+            })
+            .collect();
+        sketch_args.extend(
+            unit_cols
+                .iter()
+                .zip(&unit_col_tables)
+                .filter(|(_, t)| !carried_tables.contains(t))
+                .map(|(u, _)| u.clone()),
+        );
+        for u in sketch_args {
             sketches.push(next(
                 &mut aggr,
                 sketch_udaf(buckets),
-                vec![u.clone()],
+                vec![u],
                 None,
                 "sketch",
             ));
@@ -502,7 +559,7 @@ fn check_aggregate(
         history: setup.history.clone(),
         report: Mutex::new(None),
     });
-    let new = Aggregate::try_new(a.input.clone(), a.group_expr.clone(), aggr).map_err(internal)?;
+    let new = Aggregate::try_new(input, a.group_expr.clone(), aggr).map_err(internal)?;
     let node = CheckNode {
         input: LogicalPlan::Aggregate(new),
         schema: a.schema.clone(),
@@ -531,6 +588,107 @@ fn one_row_per_unit(plan: &LogicalPlan, tables: &[Arc<Guarded>]) -> Option<usize
             [input] => one_row_per_unit(input, tables),
             _ => None,
         },
+        _ => None,
+    }
+}
+
+/// Where a unit's raw value or digest is in a plan's schema.
+#[derive(Debug, Clone)]
+enum Carried {
+    /// The raw unit column of a scan (below the guard's masks).
+    Raw(Column),
+    /// A hidden column holding the unit's digest.
+    Digest(Column),
+}
+
+/// The plan with hidden columns carrying the digest of the *raw* unit of
+/// every occurrence of the tables in `wanted` (tables whose unit is a
+/// pseudonymised identifier), from the guard's mask projection up to the
+/// plan's output; with, per table, the hidden columns. The digest of the
+/// raw value is the digest every other query of the agreement uses for
+/// that unit (the digest of a raw identifier where it is visible), so
+/// sketches of all queries compare; and no pseudonym (SM3) is computed
+/// for it. `None` when a node between does not let them through
+/// (aggregates, unions, windows…): the caller refuses the query.
+fn carry_raw_digests(
+    plan: &LogicalPlan,
+    setup: &CheckSetup<'_>,
+    wanted: &BTreeSet<usize>,
+    next: &mut usize,
+) -> Option<(LogicalPlan, Vec<(usize, Carried)>)> {
+    let tables = setup.tables;
+    if scanned(plan, tables).is_disjoint(wanted) {
+        return Some((plan.clone(), Vec::new()));
+    }
+    match plan {
+        LogicalPlan::TableScan(scan) => {
+            let t = table_index(scan, tables)?;
+            let unit = tables[t].view.unit.as_ref()?;
+            let (q, f) = scan
+                .projected_schema
+                .qualified_field_with_unqualified_name(unit)
+                .ok()?;
+            Some((
+                plan.clone(),
+                vec![(t, Carried::Raw(Column::new(q.cloned(), f.name())))],
+            ))
+        }
+        LogicalPlan::Projection(p) => {
+            let (input, carried) = carry_raw_digests(&p.input, setup, wanted, next)?;
+            let mut exprs = p.expr.clone();
+            let mut out = Vec::new();
+            for (t, c) in carried {
+                let name = format!("{HIDDEN_PREFIX}unit_{t}_{next}");
+                *next += 1;
+                let e = match c {
+                    Carried::Raw(c) => setup.digest.call(vec![Expr::Column(c)]),
+                    Carried::Digest(c) => Expr::Column(c),
+                };
+                exprs.push(e.alias(&name));
+                out.push((t, Carried::Digest(Column::from_name(name))));
+            }
+            let new = Projection::try_new(exprs, Arc::new(input)).ok()?;
+            Some((LogicalPlan::Projection(new), out))
+        }
+        LogicalPlan::Filter(_) | LogicalPlan::Sort(_) | LogicalPlan::Limit(_) => {
+            let [only] = plan.inputs()[..] else {
+                return None;
+            };
+            let (input, carried) = carry_raw_digests(only, setup, wanted, next)?;
+            Some((rebuild(plan, input).ok()?, carried))
+        }
+        LogicalPlan::SubqueryAlias(a) => {
+            let (input, carried) = carry_raw_digests(&a.input, setup, wanted, next)?;
+            let new = rebuild(plan, input).ok()?;
+            let requalify = |c: Column| Column::new(Some(a.alias.clone()), c.name);
+            let carried = carried
+                .into_iter()
+                .map(|(t, c)| {
+                    (
+                        t,
+                        match c {
+                            Carried::Raw(c) => Carried::Raw(requalify(c)),
+                            Carried::Digest(c) => Carried::Digest(requalify(c)),
+                        },
+                    )
+                })
+                .collect();
+            Some((new, carried))
+        }
+        LogicalPlan::Join(j) => {
+            let (l, lc) = carry_raw_digests(&j.left, setup, wanted, next)?;
+            let (r, rc) = carry_raw_digests(&j.right, setup, wanted, next)?;
+            let carried = match j.join_type {
+                JoinType::Inner | JoinType::Left | JoinType::Right | JoinType::Full => {
+                    lc.into_iter().chain(rc).collect()
+                }
+                JoinType::LeftSemi | JoinType::LeftAnti => lc,
+                JoinType::RightSemi | JoinType::RightAnti => rc,
+                _ => return None,
+            };
+            let new = plan.with_new_exprs(plan.expressions(), vec![l, r]).ok()?;
+            Some((new, carried))
+        }
         _ => None,
     }
 }

@@ -15,7 +15,8 @@ use shuyun_domain::authorization::Purpose;
 use shuyun_domain::authorization::scope::{Allowance, FieldSet, Predicate, RowFilter, Value};
 use shuyun_domain::catalogue::{FieldName, FieldSpec, FieldType, Grade, PiTag, Schema};
 use shuyun_workspace::{
-    ErrorCode, Exposure, PseudonymKey, TableSpec, Workspace, WorkspaceConfig, WorkspaceError,
+    ErrorCode, Exposure, PseudonymKey, ResultHistory, RunOptions, TableSpec, Workspace,
+    WorkspaceConfig, WorkspaceError,
 };
 
 const KEY: &[u8; 32] = b"agreement-7-pseudonym-key-000001";
@@ -660,6 +661,72 @@ async fn a_join_that_isolates_one_person_is_suppressed() {
         assert!(out.rows().is_empty(), "{sql}: {:?}", out.rows());
         assert_eq!(out.audit.check.rows_suppressed, 1, "{sql}");
     }
+}
+
+/// Differencing two large groups: persons are followed by the digest of
+/// their raw identifier whatever the query's shape (one table read row for
+/// row, or a join), so "everyone in a district" and then "everyone but two"
+/// are caught even when the second is asked through a join; a shape that
+/// would lose the persons is refused rather than left unchecked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn differencing_two_large_groups_is_caught_across_query_shapes() {
+    let (_f, ws) = workspace().await;
+    let history = ResultHistory::default();
+    let opts = || RunOptions {
+        history: Some(history.clone()),
+        noise: None,
+    };
+    let all = "SELECT count(*) AS n, sum(income) AS s FROM persons WHERE district = '昌江区'";
+    let out = ws.run_with(all, |_| Ok(()), opts()).await.expect("all");
+    assert_eq!(
+        out.rows(),
+        vec![vec![
+            "100".to_string(),
+            (0..300).step_by(3).map(income).sum::<i64>().to_string()
+        ]]
+    );
+    assert_eq!(history.cells(), 1);
+
+    // The two persons aged 20 (i = 0 and 150) are left out, through a join.
+    let but_two = "SELECT count(*) AS n, sum(p.income) AS s FROM persons p \
+                   JOIN persons q ON p.id_number = q.id_number \
+                   WHERE p.district = '昌江区' AND q.age <> 20";
+    let out = ws
+        .run_with(but_two, |_| Ok(()), opts())
+        .await
+        .expect("but two");
+    assert!(out.rows().is_empty(), "{:?}", out.rows());
+    let c = &out.audit.check;
+    assert_eq!(c.suppressed.differencing, 1, "{c:?}");
+    assert!(
+        c.reasons.iter().any(|r| r.contains("differencing")),
+        "{c:?}"
+    );
+    // Without the history it would have been shown.
+    let out = ws.run(but_two).await.expect("but two");
+    assert_eq!(out.rows().len(), 1);
+
+    // The other way round: the join first, then the table row for row.
+    let other = ResultHistory::default();
+    let o = || RunOptions {
+        history: Some(other.clone()),
+        noise: None,
+    };
+    ws.run_with(but_two, |_| Ok(()), o())
+        .await
+        .expect("but two");
+    let out = ws.run_with(all, |_| Ok(()), o()).await.expect("all");
+    assert_eq!(out.audit.check.suppressed.differencing, 1);
+
+    // A union loses track of the persons: refused under a history.
+    let union = "SELECT count(*) AS n FROM (SELECT id_number FROM persons \
+                 UNION ALL SELECT id_number FROM persons) u";
+    let e = ws
+        .run_with(union, |_| Ok(()), opts())
+        .await
+        .expect_err("a union under a history");
+    assert_eq!(e.code, ErrorCode::NotAllowed, "{e}");
+    assert!(e.message.contains("differencing"), "{e}");
 }
 
 // ---- Pseudonymised joins and row filters -----------------------------------
