@@ -68,6 +68,8 @@ pub(crate) struct CheckSetup<'a> {
     pub policy: OutputPolicy,
     pub max_cells: usize,
     pub digest: Arc<ScalarUDF>,
+    /// The same digest of raw values below the masks (`carry_raw_digests`).
+    pub raw_digest: Arc<ScalarUDF>,
     pub history: Option<ResultHistory>,
     pub noise: Option<NoiseSpec>,
 }
@@ -202,8 +204,16 @@ fn split_literal<'a>(a: &'a Expr, b: &'a Expr) -> Option<(f64, &'a Expr)> {
 /// or `greatest(least(x, hi), lo)`, literals, `lo <= hi`.
 pub(crate) fn stated_bounds(e: &Expr) -> Option<(f64, f64)> {
     let mut e = e;
-    while let Expr::Alias(a) = e {
-        e = &a.expr;
+    // Aliases, and the widening casts type coercion adds (AVG of integers
+    // reads them as floats), keep the bounds.
+    loop {
+        match e {
+            Expr::Alias(a) => e = &a.expr,
+            Expr::Cast(c) if matches!(c.field.data_type(), DataType::Float64 | DataType::Int64) => {
+                e = &c.expr
+            }
+            _ => break,
+        }
     }
     if let Some((a, b)) = call2(e, "least") {
         let (hi, inner) = split_literal(a, b)?;
@@ -641,7 +651,7 @@ fn carry_raw_digests(
                 let name = format!("{HIDDEN_PREFIX}unit_{t}_{next}");
                 *next += 1;
                 let e = match c {
-                    Carried::Raw(c) => setup.digest.call(vec![Expr::Column(c)]),
+                    Carried::Raw(c) => setup.raw_digest.call(vec![Expr::Column(c)]),
                     Carried::Digest(c) => Expr::Column(c),
                 };
                 exprs.push(e.alias(&name));

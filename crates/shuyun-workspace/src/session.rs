@@ -46,7 +46,7 @@ use crate::kcheck::{CheckSetup, UnitCheck, plan_unit_check};
 use crate::lineage::{check_output, group_keys, touched};
 use crate::pseudonym::{PseudonymKey, pseudonym_udf};
 use crate::table::{Guarded, GuardedTable, TableSpec, TableStores, VisibleTable, build};
-use crate::units::digest_udf;
+use crate::units::{digest_udf, raw_digest_udf};
 
 /// The catalog and schema the operator's tables live in; nothing else
 /// exists.
@@ -227,6 +227,7 @@ pub struct Workspace {
     guard: Arc<Guard>,
     /// The keyed digest of units (keys derived from the pseudonym key).
     digest: Arc<datafusion::logical_expr::ScalarUDF>,
+    raw_digest: Arc<datafusion::logical_expr::ScalarUDF>,
     config: WorkspaceConfig,
     cancel: CancelHandle,
 }
@@ -254,6 +255,7 @@ impl Workspace {
             tables: out,
             stores,
             digest: digest_udf(key.digest_keys()),
+            raw_digest: raw_digest_udf(key.digest_keys()),
             guard: Arc::new(Guard {
                 pseudonym: pseudonym_udf(key),
             }),
@@ -376,11 +378,19 @@ impl Workspace {
         let ctx = self.context()?;
         let state = ctx.state();
         let plan = self.plan(&state, sql).await?;
+        // The guard first (the output checks' rewrite follows units from
+        // below its masks); the optimizer runs the analyzer again, which
+        // leaves a guarded plan as it is.
+        let plan = state
+            .analyzer()
+            .execute_and_check(plan, state.config_options(), |_, _| {})
+            .map_err(from_planning)?;
         let setup = CheckSetup {
             tables: &self.tables,
             policy: self.config.policy,
             max_cells: self.config.max_result_rows,
             digest: self.digest.clone(),
+            raw_digest: self.raw_digest.clone(),
             history: options.history,
             noise: options.noise,
         };
@@ -388,6 +398,7 @@ impl Workspace {
         let visible = plan.schema().fields().len();
         let optimized = state.optimize(&plan).map_err(from_planning)?;
         check_output(&optimized, &self.tables, visible)?;
+
         let fingerprint = hex::encode(Sm3::digest(
             optimized.display_indent().to_string().as_bytes(),
         ));

@@ -32,6 +32,8 @@ use siphasher::sip::SipHasher13;
 
 /// The name of the digest function in plans.
 pub const DIGEST_FN: &str = "shuyun_unit_digest";
+/// The name of the same digest of a raw value below the guard's masks.
+pub const RAW_DIGEST_FN: &str = "shuyun_raw_unit_digest";
 /// The name of the distinct-units aggregate in plans.
 pub const UNITS_FN: &str = "shuyun_units";
 /// The name of the contributions aggregate in plans.
@@ -71,6 +73,7 @@ type Map = HashMap<u64, f64, ById>;
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Digest {
     keys: (u64, u64),
+    raw: bool,
     signature: Signature,
 }
 
@@ -78,7 +81,20 @@ struct Digest {
 pub(crate) fn digest_udf(keys: (u64, u64)) -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::from(Digest {
         keys,
+        raw: false,
         signature: Signature::any(1, Volatility::Immutable),
+    }))
+}
+
+/// The same digest, for a raw value directly above a scan, where the
+/// guard's mask reuses the raw field's name for its pseudonym. It is
+/// declared volatile so that the optimizer never moves it above the mask
+/// (where the name means the pseudonym); its values are the same.
+pub(crate) fn raw_digest_udf(keys: (u64, u64)) -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::from(Digest {
+        keys,
+        raw: true,
+        signature: Signature::any(1, Volatility::Volatile),
     }))
 }
 
@@ -137,7 +153,7 @@ impl Digest {
 
 impl ScalarUDFImpl for Digest {
     fn name(&self) -> &str {
-        DIGEST_FN
+        if self.raw { RAW_DIGEST_FN } else { DIGEST_FN }
     }
 
     fn signature(&self) -> &Signature {
@@ -1070,6 +1086,7 @@ mod tests {
     fn digest(keys: (u64, u64), v: &str) -> u64 {
         let d = Digest {
             keys,
+            raw: false,
             signature: Signature::any(1, Volatility::Immutable),
         };
         let a: ArrayRef = Arc::new(StringArray::from(vec![v]));
