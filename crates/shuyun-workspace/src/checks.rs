@@ -51,6 +51,7 @@ use futures::TryStreamExt;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use shuyun_domain::workspace::checks::{CellStats, Magnitude, OutputPolicy, published_total};
+use shuyun_domain::workspace::differencing::{ReleasedCell, check_sketch_history};
 use shuyun_domain::workspace::{Epsilon, Mechanism, Suppression, UnitSet, UnitSketch};
 
 use crate::error::{WorkspaceError, WorkspaceResult};
@@ -77,18 +78,10 @@ pub const CHECK_NODE: &str = "ShuyunCheck";
 #[derive(Clone)]
 pub struct ResultHistory(Arc<Mutex<History>>);
 
-/// A released cell: its sketch, and whether each unit occurs in one row
-/// of it (then its rows are its units).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Released {
-    sketch: UnitSketch,
-    distinct: bool,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct History {
     max_cells: usize,
-    cells: VecDeque<Released>,
+    cells: VecDeque<ReleasedCell>,
 }
 
 impl ResultHistory {
@@ -157,7 +150,7 @@ impl History {
         }
     }
 
-    fn push(&mut self, cell: Released) {
+    fn push(&mut self, cell: ReleasedCell) {
         if cell.sketch.rows() == 0 || self.cells.contains(&cell) {
             return;
         }
@@ -165,18 +158,10 @@ impl History {
         self.evict();
     }
 
-    /// The size of the small group `cell` differs from an earlier cell by.
-    fn differs(&self, cell: &Released, min: u32) -> Option<u64> {
-        let rows = cell.sketch.rows();
-        self.cells
-            .iter()
-            // When both cells have one row per unit, cells whose sizes
-            // differ by k or more cannot differ by fewer than k units on
-            // each side.
-            .filter(|e| {
-                !(e.distinct && cell.distinct) || e.sketch.rows().abs_diff(rows) < u64::from(min)
-            })
-            .find_map(|e| cell.sketch.differs_by_small_group(&e.sketch, min))
+    /// The size of the small group a new cell differs from an earlier
+    /// cell by.
+    fn differs(&self, sketch: &UnitSketch, distinct: bool, min: u32) -> Option<u64> {
+        check_sketch_history(sketch, distinct, &self.cells, min)
     }
 }
 
@@ -860,16 +845,10 @@ pub(crate) fn check_cells(
             if w.is_some() {
                 continue;
             }
-            let distinct = plan.rows_are_units;
-            if let Some(d) = sketches[r].iter().find_map(|s| {
-                h.differs(
-                    &Released {
-                        sketch: s.clone(),
-                        distinct,
-                    },
-                    k,
-                )
-            }) {
+            if let Some(d) = sketches[r]
+                .iter()
+                .find_map(|s| h.differs(s, plan.rows_are_units, k))
+            {
                 *w = Some(Suppression::Differencing { units: d, min: k });
             }
         }
@@ -1117,7 +1096,7 @@ pub(crate) fn check_cells(
         for (r, s) in sketches.into_iter().enumerate() {
             if keep[r] {
                 for sketch in s {
-                    h.push(Released {
+                    h.push(ReleasedCell {
                         sketch,
                         distinct: plan.rows_are_units,
                     });

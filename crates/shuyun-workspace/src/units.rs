@@ -558,20 +558,25 @@ impl ContribGroups {
     }
 }
 
+/// Keep `a` among the two largest of `[_, top1, top2]`.
+fn keep_top2(m: &mut [f64; 3], a: f64) {
+    if a > m[1] {
+        m[2] = m[1];
+        m[1] = a;
+    } else if a > m[2] {
+        m[2] = a;
+    }
+}
+
 /// Total, largest and second largest of the absolute contributions.
 pub(crate) fn magnitude_of(contributions: impl Iterator<Item = f64>) -> (f64, f64, f64) {
-    let (mut total, mut top1, mut top2) = (0.0f64, 0.0f64, 0.0f64);
+    let mut m = [0.0f64; 3];
     for c in contributions {
         let a = c.abs();
-        total += a;
-        if a > top1 {
-            top2 = top1;
-            top1 = a;
-        } else if a > top2 {
-            top2 = a;
-        }
+        m[0] += a;
+        keep_top2(&mut m, a);
     }
-    (total, top1, top2)
+    (m[0], m[1], m[2])
 }
 
 impl GroupsAccumulator for ContribGroups {
@@ -764,12 +769,7 @@ impl MagnitudeGroups {
         let a = v.abs();
         let m = &mut self.cells[g];
         m[0] += a;
-        if a > m[1] {
-            m[2] = m[1];
-            m[1] = a;
-        } else if a > m[2] {
-            m[2] = a;
-        }
+        keep_top2(m, a);
     }
 
     fn arrays(cells: &[[f64; 3]]) -> [ArrayRef; 3] {
@@ -847,16 +847,10 @@ impl GroupsAccumulator for MagnitudeGroups {
         );
         for (r, g) in group_indices.iter().enumerate() {
             // The other part's two largest are two more candidates.
-            self.cells[*g][0] += t.value(r);
-            for x in [a.value(r), b.value(r)] {
-                let m = &mut self.cells[*g];
-                if x > m[1] {
-                    m[2] = m[1];
-                    m[1] = x;
-                } else if x > m[2] {
-                    m[2] = x;
-                }
-            }
+            let m = &mut self.cells[*g];
+            m[0] += t.value(r);
+            keep_top2(m, a.value(r));
+            keep_top2(m, b.value(r));
         }
         Ok(())
     }

@@ -463,3 +463,31 @@ impl UnitSketch {
         (a + b > 0 && a < min && b < min).then_some(a + b)
     }
 }
+
+/// A released cell as a scenario's history keeps it: its sketch, and
+/// whether each of its units occurs in one row of it (then its rows are
+/// its units).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleasedCell {
+    pub sketch: UnitSketch,
+    pub distinct: bool,
+}
+
+/// The size of the small group by which a new cell (`sketch`, `distinct`
+/// as in [`ReleasedCell`]) differs from the first earlier cell it differs
+/// from by fewer than `min` units on each side.
+pub fn check_sketch_history<'a>(
+    sketch: &UnitSketch,
+    distinct: bool,
+    earlier: impl IntoIterator<Item = &'a ReleasedCell>,
+    min: u32,
+) -> Option<u64> {
+    let rows = sketch.rows();
+    earlier
+        .into_iter()
+        // When both cells have one row per unit, cells whose sizes differ
+        // by `min` or more cannot differ by fewer than `min` units on each
+        // side.
+        .filter(|e| !(e.distinct && distinct) || e.sketch.rows().abs_diff(rows) < u64::from(min))
+        .find_map(|e| sketch.differs_by_small_group(&e.sketch, min))
+}
