@@ -42,6 +42,7 @@ use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use shuyun_domain::catalogue::Schema;
+use shuyun_domain::workspace::UnitDigestKey;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -224,7 +225,26 @@ pub async fn ingest<R: AsyncRead + Unpin + Send>(
     store: Arc<dyn ObjectStore>,
     dest: &Path,
 ) -> Result<IngestOutcome, IngestError> {
+    ingest_with(input, format, schema, store, dest, None).await
+}
+
+/// [`ingest`], also storing each row's unit digest under `unit_digests`
+/// (a hidden column, see `shuyun_domain::workspace::unit_digest`) when the
+/// schema has a unit field ([`Schema::unit_field`]) of text or integers.
+pub async fn ingest_with<R: AsyncRead + Unpin + Send>(
+    input: R,
+    format: InputFormat,
+    schema: &Schema,
+    store: Arc<dyn ObjectStore>,
+    dest: &Path,
+    unit_digests: Option<UnitDigestKey>,
+) -> Result<IngestOutcome, IngestError> {
     let mut v = Validator::new(schema);
+    let digests = unit_digests.and_then(|key| {
+        let unit = schema.unit_field()?;
+        let field = v.names().iter().position(|n| n == unit.name.as_str())?;
+        Some(write::UnitDigests { key, field })
+    });
     let tmp = partial_path(dest);
     // A single key column is unique: dictionary encoding cannot help it.
     let no_dictionary = match schema.key_fields().collect::<Vec<_>>()[..] {
@@ -232,7 +252,7 @@ pub async fn ingest<R: AsyncRead + Unpin + Send>(
         _ => None,
     };
     let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(QUEUE);
-    let mut sink = ParquetSink::new(v.schema(), no_dictionary, out_tx);
+    let mut sink = ParquetSink::new(v.schema(), no_dictionary, digests, out_tx);
 
     let (chunk_tx, chunk_rx) = mpsc::channel::<io::Result<Bytes>>(QUEUE);
     let (spooled, feed_input) = match format {

@@ -9,13 +9,14 @@ use bytes::Bytes;
 use futures_util::future::{BoxFuture, FutureExt, TryFutureExt};
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
-use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::{
     AsyncFileReader, MetadataSuffixFetch, ParquetRecordBatchStream,
 };
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use shuyun_domain::workspace::unit_digest;
 
 fn to_parquet_err(e: object_store::Error) -> ParquetError {
     ParquetError::External(Box::new(e))
@@ -85,14 +86,44 @@ impl MetadataSuffixFetch for &mut ObjectReader {
     }
 }
 
-/// A stream of record batches of `batch_rows` rows from a stored object.
+/// A stream of record batches of `batch_rows` rows from a stored object:
+/// the resource's fields only, never the hidden column of stored unit
+/// digests.
 pub async fn read_batches(
     store: Arc<dyn ObjectStore>,
     path: &Path,
     batch_rows: usize,
 ) -> Result<ParquetRecordBatchStream<ObjectReader>> {
-    ParquetRecordBatchStreamBuilder::new(ObjectReader::new(store, path.clone()))
-        .await?
-        .with_batch_size(batch_rows)
-        .build()
+    let b = ParquetRecordBatchStreamBuilder::new(ObjectReader::new(store, path.clone())).await?;
+    let fields: Vec<usize> = b
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.name() != unit_digest::COLUMN)
+        .map(|(i, _)| i)
+        .collect();
+    let mask = ProjectionMask::roots(b.parquet_schema(), fields);
+    b.with_projection(mask).with_batch_size(batch_rows).build()
+}
+
+/// The fingerprint of the key a stored object's unit digests were made
+/// with (`None` when it has none).
+pub async fn unit_digest_fingerprint(
+    store: Arc<dyn ObjectStore>,
+    path: &Path,
+) -> Result<Option<String>> {
+    let b = ParquetRecordBatchStreamBuilder::new(ObjectReader::new(store, path.clone())).await?;
+    let has_column = b
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| f.name() == unit_digest::COLUMN);
+    let fingerprint = b
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|e| e.key == unit_digest::METADATA_KEY))
+        .and_then(|e| e.value.clone());
+    Ok(fingerprint.filter(|_| has_column))
 }

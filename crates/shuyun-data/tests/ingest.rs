@@ -899,3 +899,82 @@ mod pilot {
         }
     }
 }
+
+#[tokio::test]
+async fn unit_digests_are_stored_hidden_and_fingerprinted() {
+    use shuyun_domain::workspace::{UnitDigestKey, unit_digest};
+    let key = UnitDigestKey::from_bytes(*b"ingest-test-key!");
+    let e = env();
+    shuyun_data::ingest::ingest_with(
+        GOOD.as_bytes(),
+        InputFormat::Csv(TextEncoding::Utf8),
+        &schema(),
+        e.store.clone(),
+        &dest(),
+        Some(key),
+    )
+    .await
+    .unwrap();
+
+    // The file holds one digest per row, of the raw key value.
+    let r = ParquetRecordBatchReaderBuilder::try_new(e.stored().await).unwrap();
+    let kv = r.metadata().file_metadata().key_value_metadata().unwrap();
+    assert!(kv.iter().any(|x| x.key == unit_digest::METADATA_KEY
+        && x.value.as_deref() == Some(key.fingerprint().as_str())));
+    let batch = r.build().unwrap().next().unwrap().unwrap();
+    let digests = batch
+        .column_by_name(unit_digest::COLUMN)
+        .expect("the hidden column")
+        .as_primitive::<arrow_array::types::UInt64Type>()
+        .clone();
+    let codes = batch.column_by_name("code").unwrap().as_string::<i32>();
+    assert_eq!(digests.len(), 3);
+    for i in 0..3 {
+        assert_eq!(digests.value(i), key.bytes(codes.value(i).as_bytes()));
+    }
+
+    // Readers of the platform never see it, and the fingerprint is found.
+    let mut s = shuyun_data::objects::read_batches(e.store.clone(), &dest(), 8)
+        .await
+        .unwrap();
+    use futures_util::StreamExt;
+    let b = s.next().await.unwrap().unwrap();
+    assert_eq!(b.num_columns(), 8);
+    assert!(b.column_by_name(unit_digest::COLUMN).is_none());
+    assert_eq!(
+        shuyun_data::objects::unit_digest_fingerprint(e.store.clone(), &dest())
+            .await
+            .unwrap(),
+        Some(key.fingerprint())
+    );
+
+    // Without a key, or without a unit, nothing is added.
+    let plain = env();
+    plain
+        .run(GOOD.as_bytes(), InputFormat::Csv(TextEncoding::Utf8))
+        .await
+        .unwrap();
+    assert_eq!(
+        shuyun_data::objects::unit_digest_fingerprint(plain.store.clone(), &dest())
+            .await
+            .unwrap(),
+        None
+    );
+    let mut fields: Vec<FieldSpec> = schema().fields().to_vec();
+    for f in &mut fields {
+        f.pi = PiTag::None;
+    }
+    let no_unit = env();
+    shuyun_data::ingest::ingest_with(
+        GOOD.as_bytes(),
+        InputFormat::Csv(TextEncoding::Utf8),
+        &Schema::new(fields).unwrap(),
+        no_unit.store.clone(),
+        &dest(),
+        Some(key),
+    )
+    .await
+    .unwrap();
+    let r = ParquetRecordBatchReaderBuilder::try_new(no_unit.stored().await).unwrap();
+    assert_eq!(r.schema().fields().len(), 8);
+}

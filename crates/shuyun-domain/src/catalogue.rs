@@ -317,6 +317,18 @@ impl Schema {
         self.0.iter().filter(|f| f.key)
     }
 
+    /// The field that identifies the person or enterprise a row is about
+    /// (the unit of the output checks): the single key field, when the
+    /// resource holds personal information or the key is a personal or
+    /// enterprise identifier. `None` otherwise.
+    pub fn unit_field(&self) -> Option<&FieldSpec> {
+        let mut keys = self.key_fields();
+        match (keys.next(), keys.next()) {
+            (Some(k), None) if self.has_pi() || k.pi != PiTag::None => Some(k),
+            _ => None,
+        }
+    }
+
     /// Fields present in `self` but missing from `next` (a schema change
     /// that drops a field in use must be refused while data depends on it).
     pub fn dropped_in<'a>(&'a self, next: &Schema) -> Vec<&'a FieldName> {

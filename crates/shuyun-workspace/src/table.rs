@@ -50,11 +50,7 @@ impl TableSpec {
     /// resource holds personal information or the key is a
     /// personal/enterprise identifier. `None` otherwise.
     pub fn default_unit(schema: &Schema) -> Option<FieldName> {
-        let keys: Vec<_> = schema.key_fields().collect();
-        match keys.as_slice() {
-            [k] if schema.has_pi() || k.pi != PiTag::None => Some(k.name.clone()),
-            _ => None,
-        }
+        schema.unit_field().map(|f| f.name.clone())
     }
 }
 

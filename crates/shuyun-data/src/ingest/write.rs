@@ -22,15 +22,18 @@ use std::thread::JoinHandle;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMillisecondType};
-use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{DataType, SchemaRef};
+use arrow_array::{Array, ArrayRef, RecordBatch, UInt64Array};
+use arrow_schema::{DataType, Field, FieldRef, Schema, SchemaRef};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves};
-use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use parquet::basic::{Compression, Encoding};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
+use shuyun_domain::workspace::UnitDigestKey;
+use shuyun_domain::workspace::unit_digest;
 use sm3::{Digest, Sm3};
 use tokio::sync::mpsc;
 
@@ -49,9 +52,43 @@ pub(crate) struct Written {
     pub(crate) sm3: [u8; 32],
 }
 
+/// The stored unit digests an ingest adds (see
+/// `shuyun_domain::workspace::unit_digest`): the key, and the position of
+/// the unit field in the validated batches.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UnitDigests {
+    pub(crate) key: UnitDigestKey,
+    pub(crate) field: usize,
+}
+
+impl UnitDigests {
+    /// The digests of one batch's units; `None` when the unit column is
+    /// neither text nor integer (then none are stored).
+    fn column(&self, batch: &RecordBatch) -> Option<ArrayRef> {
+        let a = batch.column(self.field);
+        let digests: UInt64Array = match a.data_type() {
+            DataType::Utf8 => a
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.map(|v| self.key.bytes(v.as_bytes())))
+                .collect(),
+            DataType::Int64 => a
+                .as_primitive::<Int64Type>()
+                .iter()
+                .map(|v| v.map(|v| self.key.int(v)))
+                .collect(),
+            _ => return None,
+        };
+        Some(Arc::new(digests))
+    }
+}
+
 /// The encoding side of an ingest, fed batches in order by the parser.
 pub(crate) struct ParquetSink {
+    /// The schema written: the validated fields, then the stored unit
+    /// digests if any.
     schema: SchemaRef,
+    digests: Option<UnitDigests>,
     /// A column never dictionary-encoded (a single key column is unique).
     no_dictionary: Option<String>,
     /// The uploader, until the threads start.
@@ -82,10 +119,30 @@ impl ParquetSink {
     pub(crate) fn new(
         schema: SchemaRef,
         no_dictionary: Option<String>,
+        digests: Option<UnitDigests>,
         out: mpsc::Sender<Bytes>,
     ) -> Self {
+        let digests = digests.filter(|d| {
+            matches!(
+                schema.fields().get(d.field).map(|f| f.data_type()),
+                Some(DataType::Utf8 | DataType::Int64)
+            )
+        });
+        let schema = match digests {
+            Some(_) => {
+                let mut fields: Vec<FieldRef> = schema.fields().iter().cloned().collect();
+                fields.push(Arc::new(Field::new(
+                    unit_digest::COLUMN,
+                    DataType::UInt64,
+                    true,
+                )));
+                Arc::new(Schema::new(fields))
+            }
+            None => schema,
+        };
         Self {
             schema,
+            digests,
             no_dictionary,
             out: Some(out),
             encoders: super::threads(),
@@ -103,7 +160,20 @@ impl ParquetSink {
         let Some(run) = &mut self.run else {
             return false;
         };
-        let mut batch = batch;
+        let mut batch = match self.digests.and_then(|d| d.column(&batch)) {
+            Some(digests) => {
+                let mut columns = batch.columns().to_vec();
+                columns.push(digests);
+                match RecordBatch::try_new(self.schema.clone(), columns) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        self.error = Some(format!("cannot add the unit digests: {e}"));
+                        return false;
+                    }
+                }
+            }
+            None => batch,
+        };
         while batch.num_rows() > 0 {
             let take = (ROW_GROUP_ROWS - run.rg_rows).min(batch.num_rows());
             let part = batch.slice(0, take);
@@ -162,7 +232,8 @@ impl ParquetSink {
         let Some(out) = self.out.take() else {
             return false;
         };
-        let props = properties(&self.schema, first, self.no_dictionary.as_deref());
+        let key = self.digests.map(|d| d.key);
+        let props = properties(&self.schema, first, self.no_dictionary.as_deref(), key);
         let sink = HashSink {
             buf: Vec::with_capacity(OUT_CHUNK),
             sm3: Sm3::new(),
@@ -372,15 +443,36 @@ impl Write for HashSink {
 
 /// Writer settings, with dictionary encoding for the columns of `first`
 /// (if any) that have few distinct values.
+///
+/// Stored unit digests (the last column, when `digests` is given) are
+/// written plain and uncompressed, without statistics: random 64-bit
+/// values neither compress nor prune, and queries read them whole. The
+/// key's fingerprint goes into the file's metadata.
 fn properties(
     schema: &SchemaRef,
     first: Option<&RecordBatch>,
     no_dictionary: Option<&str>,
+    digests: Option<UnitDigestKey>,
 ) -> WriterProperties {
     let mut b = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+    if let Some(key) = digests {
+        let c = ColumnPath::from(unit_digest::COLUMN);
+        b = b
+            .set_column_dictionary_enabled(c.clone(), false)
+            .set_column_encoding(c.clone(), Encoding::PLAIN)
+            .set_column_compression(c.clone(), Compression::UNCOMPRESSED)
+            .set_column_statistics_enabled(c, EnabledStatistics::None)
+            .set_key_value_metadata(Some(vec![KeyValue::new(
+                unit_digest::METADATA_KEY.to_string(),
+                key.fingerprint(),
+            )]));
+    }
     for (i, field) in schema.fields().iter().enumerate() {
+        if field.name() == unit_digest::COLUMN {
+            continue;
+        }
         let dictionary = Some(field.name().as_str()) != no_dictionary
             && first.is_none_or(|batch| few_distinct(batch.column(i)));
         if !dictionary {

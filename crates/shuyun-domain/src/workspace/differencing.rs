@@ -16,6 +16,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::unit_digest::mix;
+
 /// The units behind a cell, as sorted, distinct 64-bit digests (keyed per
 /// agreement by the engine, so they identify nobody outside it).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -271,13 +273,6 @@ pub struct Bucket {
 
 /// The number of hash functions (buckets per unit).
 const HASHES: usize = 3;
-
-/// SplitMix64's finaliser: a bijective mix of a 64-bit value.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 /// The second hash of a digest (the purity check of a bucket).
 fn check_of(digest: u64) -> u64 {

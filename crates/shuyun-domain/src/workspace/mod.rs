@@ -13,6 +13,7 @@ pub mod differencing;
 pub mod linkage;
 pub mod privacy;
 pub mod release;
+pub mod unit_digest;
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,7 @@ pub use checks::{CellStats, OutputPolicy, Suppression};
 pub use differencing::{UnitSet, UnitSketch};
 pub use privacy::{Budget, Epsilon, Mechanism};
 pub use release::{ReleaseAction, ReleaseState};
+pub use unit_digest::UnitDigestKey;
 
 /// What became of a query, as audited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
