@@ -160,6 +160,7 @@ async fn run_server(cfg: Config, demo: Option<f64>) -> Result<(), String> {
         .parse()
         .map_err(|e: shuyun_domain::DomainError| e.message)?;
     let clock = Clock::system();
+    let pseudonym_secret = shuyun_server::workspace::load_or_create_key(&cfg.workspace_key_file())?;
     if let Some(scale) = demo {
         if !(scale > 0.0 && scale <= 10_000.0) {
             return Err("--scale is a number above 0 and at most 10000".into());
@@ -173,8 +174,15 @@ async fn run_server(cfg: Config, demo: Option<f64>) -> Result<(), String> {
         {
             tracing::info!("seeded the Jingdezhen pilot organisations and demo logins");
             let n =
-                shuyun_server::demo::seed_pilot(&store, objects.clone(), &division, scale, start)
-                    .await?;
+                shuyun_server::demo::seed_pilot(
+                    &store,
+                    objects.clone(),
+                    &division,
+                    scale,
+                    start,
+                    shuyun_server::workspace::unit_digest_key(&pseudonym_secret),
+                )
+                .await?;
             tracing::info!(
                 resources = n,
                 scale,
@@ -204,7 +212,6 @@ async fn run_server(cfg: Config, demo: Option<f64>) -> Result<(), String> {
             logins.join(", ")
         );
     }
-    let pseudonym_secret = shuyun_server::workspace::load_or_create_key(&cfg.workspace_key_file())?;
     let state = AppState::new(store.clone(), objects, clock, cfg.secure_cookies)
         .with_division(division)
         .with_calendar(cfg.calendar.clone(), cfg.ticket_working_days)
@@ -293,6 +300,9 @@ async fn ingest(cfg: Config, a: IngestArgs) -> Result<bool, String> {
         .unwrap_or_default();
     let store = shuyun_server::open_store(&cfg).await?;
     let objects = shuyun_server::open_objects(&cfg)?;
+    let unit_digests = shuyun_server::workspace::unit_digest_key(
+        &shuyun_server::workspace::load_or_create_key(&cfg.workspace_key_file())?,
+    );
     let now = Clock::system().now();
     let result = async {
         let session = store
@@ -300,7 +310,7 @@ async fn ingest(cfg: Config, a: IngestArgs) -> Result<bool, String> {
             .await
             .map_err(|e| e.into_domain().message)?;
         let id = store.resource_id_by_code(&a.resource).await.map_err(|e| e.into_domain().message)?;
-        let outcome = load_reader(&store, objects, &session.principal, id, format, format_name, &name, file, now).await;
+        let outcome = load_reader(&store, objects, &session.principal, id, format, format_name, &name, file, now, unit_digests).await;
         let _ = store.logout(&session.principal, now).await;
         match outcome {
             Ok(v) => {

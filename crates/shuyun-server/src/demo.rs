@@ -206,6 +206,7 @@ pub async fn seed_pilot(
     division: &shuyun_domain::DivisionCode,
     scale: f64,
     now_ms: i64,
+    unit_digests: shuyun_domain::workspace::UnitDigestKey,
 ) -> Result<usize, String> {
     use shuyun_domain::catalogue::{Grade, GradeBasis, ImpactDegree, ImpactObject, PiTag};
     use shuyun_domain::workflow::GradingAction;
@@ -293,6 +294,7 @@ pub async fn seed_pilot(
             &format!("{}.csv", pr.key),
             std::io::Cursor::new(csv),
             now_ms,
+            unit_digests,
         )
         .await
         .map_err(|e| format!("pilot data for {}: {}", pr.key, e.into_domain(r.id).message))?;

@@ -24,7 +24,7 @@ use shuyun_domain::DomainError;
 use shuyun_domain::authorization::scope::{AccessRequest, Decision};
 use shuyun_domain::catalogue::{PiTag, Schema};
 use shuyun_domain::workspace::linkage::{LinkageRisk, OutputShape, SourceUse, assess};
-use shuyun_domain::workspace::{OutputPolicy, QueryOutcome};
+use shuyun_domain::workspace::{OutputPolicy, QueryOutcome, UnitDigestKey};
 use shuyun_store::accounts::Principal;
 use shuyun_store::workspace::{QueryRecord, StoredQuery};
 use shuyun_workspace::{
@@ -98,6 +98,19 @@ impl std::fmt::Debug for Workspaces {
     }
 }
 
+/// The platform's unit digest key from its secret (see
+/// [`Workspaces::unit_digest_key`]), for those that load data without a
+/// running server (the `demo` seeding, the `ingest` command).
+pub fn unit_digest_key(master_key: &[u8; 32]) -> UnitDigestKey {
+    let mut m = Vec::with_capacity(64);
+    m.extend_from_slice(b"shuyun-unit-digest-v1\0");
+    m.extend_from_slice(master_key);
+    let d = shuyun_ledger::sm3(&m);
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&d[..16]);
+    UnitDigestKey::from_bytes(k)
+}
+
 impl Workspaces {
     /// With the platform's pseudonym secret (32 bytes, kept in a file of
     /// the data directory by `serve` and `demo`).
@@ -120,6 +133,13 @@ impl Workspaces {
         let mut key = [0u8; 32];
         rand::fill(&mut key);
         Self::new(key, limits)
+    }
+
+    /// The platform's unit digest key (SM3 of the secret): ingest stores
+    /// each row's unit digest under it, and the output checks read them
+    /// (see `shuyun_domain::workspace::unit_digest`).
+    pub fn unit_digest_key(&self) -> UnitDigestKey {
+        unit_digest_key(&self.master_key)
     }
 
     /// The pseudonym key of an agreement: SM3 of the secret and the
@@ -563,11 +583,19 @@ async fn open(
             .map(|gr| gr.schema)
             .ok_or_else(|| RunError::internal("the grading of the current version is missing"))?;
         let path = object_store::path::Path::from(data.path.as_str());
-        let (store, objects) = if synthetic {
+        let (store, objects, unit_digests) = if synthetic {
             let s = synthetic_store(state, rid, data.version, &path, &schema, &policy).await?;
-            (s, vec![object_store::path::Path::from(SYNTHETIC_OBJECT)])
+            (s, vec![object_store::path::Path::from(SYNTHETIC_OBJECT)], false)
         } else {
-            (state.objects.clone(), vec![path])
+            // Versions loaded under the current key carry stored unit
+            // digests; older ones are digested from their identifiers.
+            let fingerprint =
+                shuyun_data::objects::unit_digest_fingerprint(state.objects.clone(), &path)
+                    .await
+                    .ok()
+                    .flatten();
+            let stored = fingerprint == Some(state.workspaces.unit_digest_key().fingerprint());
+            (state.objects.clone(), vec![path], stored)
         };
         specs.push(TableSpec {
             resource: g.resource.clone(),
@@ -577,6 +605,7 @@ async fn open(
             store,
             objects,
             allowance: allowance.clone(),
+            unit_digests,
         });
         schemas.push(schema);
         metas.push((resource, data.version, allowance.rows.is_some()));
@@ -590,6 +619,7 @@ async fn open(
             memory_limit: limits.memory,
             time_limit: limits.time,
             max_result_rows: limits.result_rows,
+            unit_digest_key: state.workspaces.unit_digest_key(),
             ..WorkspaceConfig::default()
         },
     )

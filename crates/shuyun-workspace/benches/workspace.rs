@@ -26,12 +26,16 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, UInt64Array,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::basic::{Compression, Encoding};
+use datafusion::parquet::file::metadata::KeyValue;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::schema::types::ColumnPath;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
@@ -39,6 +43,7 @@ use object_store::path::Path;
 use shuyun_domain::authorization::Purpose;
 use shuyun_domain::authorization::scope::{Allowance, FieldSet, Predicate, RowFilter, Value};
 use shuyun_domain::catalogue::{FieldSpec, FieldType, Grade, PiTag, Schema};
+use shuyun_domain::workspace::{UnitDigestKey, unit_digest};
 use shuyun_workspace::{
     PseudonymKey, ResultHistory, RunOptions, TableSpec, Workspace, WorkspaceConfig,
 };
@@ -221,6 +226,7 @@ async fn run(rows: usize, runs: usize, dir: &FsPath) {
     let config = WorkspaceConfig {
         memory_limit: 8 << 30,
         time_limit: Duration::from_secs(600),
+        unit_digest_key: platform_key(),
         ..WorkspaceConfig::default()
     };
     let partitions = config.target_partitions;
@@ -532,7 +538,13 @@ fn table_spec(dir: &FsPath, objects: Vec<Path>) -> TableSpec {
             fields: FieldSet::All,
             rows: Some(rows),
         },
+        unit_digests: true,
     }
+}
+
+/// The platform's unit digest key of the benchmark.
+fn platform_key() -> UnitDigestKey {
+    UnitDigestKey::from_bytes(*b"bench-platform-k")
 }
 
 /// SplitMix64: a deterministic value per (row, stream).
@@ -597,9 +609,13 @@ fn batch(start: usize, n: usize) -> RecordBatch {
         dishonest.push(mix(r, 9).is_multiple_of(50));
     }
     let strings = |v: Vec<&str>| Arc::new(StringArray::from(v)) as ArrayRef;
+    // The stored unit digests, as ingest writes them.
+    let key = platform_key();
+    let digests: Vec<u64> = ids.iter().map(|id| key.bytes(id.as_bytes())).collect();
     RecordBatch::try_new(
         arrow_schema(),
         vec![
+            Arc::new(UInt64Array::from(digests)),
             Arc::new(StringArray::from(ids)),
             strings(district),
             strings(industry),
@@ -617,6 +633,7 @@ fn batch(start: usize, n: usize) -> RecordBatch {
 fn arrow_schema() -> Arc<ArrowSchema> {
     let f = |n: &str, t: DataType| Field::new(n, t, true);
     Arc::new(ArrowSchema::new(vec![
+        f(unit_digest::COLUMN, DataType::UInt64),
         f("id_number", DataType::Utf8),
         f("district", DataType::Utf8),
         f("industry", DataType::Utf8),
@@ -634,9 +651,20 @@ fn arrow_schema() -> Arc<ArrowSchema> {
 fn generate(rows: usize, dir: &FsPath) -> Vec<Path> {
     let data = dir.join("data");
     std::fs::create_dir_all(&data).expect("data dir");
+    // The digests as ingest writes them: plain, uncompressed, no
+    // statistics, with the key's fingerprint.
+    let digests = ColumnPath::from(unit_digest::COLUMN);
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP))
+        .set_column_dictionary_enabled(digests.clone(), false)
+        .set_column_encoding(digests.clone(), Encoding::PLAIN)
+        .set_column_compression(digests.clone(), Compression::UNCOMPRESSED)
+        .set_column_statistics_enabled(digests, EnabledStatistics::None)
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            unit_digest::METADATA_KEY.to_string(),
+            platform_key().fingerprint(),
+        )]))
         .build();
     let per_file = rows.div_ceil(FILES);
     let mut out = Vec::new();

@@ -46,7 +46,7 @@ use crate::error::{WorkspaceError, WorkspaceResult};
 use crate::lineage::{identity, scanned, table_index};
 use crate::table::{Exposure, Guarded};
 use crate::units::{Summary, contributions_udaf, magnitude_udaf, sketch_udaf, units_udaf};
-use shuyun_domain::workspace::UnitSketch;
+use shuyun_domain::workspace::{UnitSketch, unit_digest};
 
 /// The prefix of hidden columns.
 pub const HIDDEN_PREFIX: &str = "__shuyun_";
@@ -70,6 +70,8 @@ pub(crate) struct CheckSetup<'a> {
     pub digest: Arc<ScalarUDF>,
     /// The same digest of raw values below the masks (`carry_raw_digests`).
     pub raw_digest: Arc<ScalarUDF>,
+    /// The same digest from the stored digests of a scan.
+    pub stored_digest: Arc<ScalarUDF>,
     pub history: Option<ResultHistory>,
     pub noise: Option<NoiseSpec>,
 }
@@ -282,18 +284,22 @@ fn check_aggregate(
                 .is_some_and(|f| f.exposure == Exposure::Pseudonymised)
         })
     };
-    let carried_tables: BTreeSet<usize> = if history {
+    // Tables with stored unit digests are carried too (reading eight bytes
+    // a row instead of the identifier), where the query's shape allows;
+    // otherwise their visible units are digested at the aggregate.
+    let wanted: BTreeSet<usize> = if history {
         unit_tables
             .iter()
             .copied()
-            .filter(|t| pseudonymised(*t))
+            .filter(|t| pseudonymised(*t) || tables[*t].stored_digests)
             .collect()
     } else {
         BTreeSet::new()
     };
+    let must_carry: BTreeSet<usize> = wanted.iter().copied().filter(|t| pseudonymised(*t)).collect();
     let mut input = a.input.clone();
     let mut carried = Vec::new();
-    if !carried_tables.is_empty() {
+    if !wanted.is_empty() {
         let mut n = 0;
         let refuse = || {
             WorkspaceError::not_allowed(
@@ -303,17 +309,18 @@ fn check_aggregate(
                  the tables, their joins and filters directly",
             )
         };
-        let (new, c) =
-            carry_raw_digests(&a.input, setup, &carried_tables, &mut n).ok_or_else(refuse)?;
-        if carried_tables
-            .iter()
-            .any(|t| !c.iter().any(|(ct, _)| ct == t))
-        {
-            return Err(refuse());
+        let found = carry_raw_digests(&a.input, setup, &wanted, &mut n)
+            .filter(|(_, c)| wanted.iter().all(|t| c.iter().any(|(ct, _)| ct == t)));
+        match found {
+            Some((new, c)) => {
+                input = Arc::new(new);
+                carried = c;
+            }
+            None if must_carry.is_empty() => {}
+            None => return Err(refuse()),
         }
-        input = Arc::new(new);
-        carried = c;
     }
+    let carried_tables: BTreeSet<usize> = carried.iter().map(|(t, _)| *t).collect();
     // Whether the plan must read the units themselves.
     let need_units = !rows_are_units || noise.is_some();
     let mut unit_cols = Vec::new();
@@ -426,6 +433,7 @@ fn check_aggregate(
             .iter()
             .map(|(_, c)| match c {
                 Carried::Raw(c) => setup.digest.call(vec![Expr::Column(c.clone())]),
+                Carried::Stored(c) => setup.stored_digest.call(vec![Expr::Column(c.clone())]),
                 Carried::Digest(c) => Expr::Column(c.clone()),
             })
             .collect();
@@ -607,6 +615,8 @@ fn one_row_per_unit(plan: &LogicalPlan, tables: &[Arc<Guarded>]) -> Option<usize
 enum Carried {
     /// The raw unit column of a scan (below the guard's masks).
     Raw(Column),
+    /// The stored unit digests of a scan.
+    Stored(Column),
     /// A hidden column holding the unit's digest.
     Digest(Column),
 }
@@ -633,11 +643,15 @@ fn carry_raw_digests(
     match plan {
         LogicalPlan::TableScan(scan) => {
             let t = table_index(scan, tables)?;
+            let schema = &scan.projected_schema;
+            if tables[t].stored_digests
+                && let Ok((q, f)) = schema.qualified_field_with_unqualified_name(unit_digest::COLUMN)
+            {
+                let c = Column::new(q.cloned(), f.name());
+                return Some((plan.clone(), vec![(t, Carried::Stored(c))]));
+            }
             let unit = tables[t].view.unit.as_ref()?;
-            let (q, f) = scan
-                .projected_schema
-                .qualified_field_with_unqualified_name(unit)
-                .ok()?;
+            let (q, f) = schema.qualified_field_with_unqualified_name(unit).ok()?;
             Some((
                 plan.clone(),
                 vec![(t, Carried::Raw(Column::new(q.cloned(), f.name())))],
@@ -652,6 +666,7 @@ fn carry_raw_digests(
                 *next += 1;
                 let e = match c {
                     Carried::Raw(c) => setup.raw_digest.call(vec![Expr::Column(c)]),
+                    Carried::Stored(c) => setup.stored_digest.call(vec![Expr::Column(c)]),
                     Carried::Digest(c) => Expr::Column(c),
                 };
                 exprs.push(e.alias(&name));
@@ -678,6 +693,7 @@ fn carry_raw_digests(
                         t,
                         match c {
                             Carried::Raw(c) => Carried::Raw(requalify(c)),
+                            Carried::Stored(c) => Carried::Stored(requalify(c)),
                             Carried::Digest(c) => Carried::Digest(requalify(c)),
                         },
                     )

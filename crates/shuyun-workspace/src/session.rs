@@ -35,7 +35,7 @@ use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use futures::StreamExt;
 use shuyun_domain::workspace::checks::OutputPolicy;
-use shuyun_domain::workspace::{Epsilon, Suppression};
+use shuyun_domain::workspace::{Epsilon, Suppression, UnitDigestKey};
 use sm3::{Digest, Sm3};
 
 use crate::checks::{CellReport, CheckPlanner, NoiseApplied, RunOptions, SuppressedBy};
@@ -46,7 +46,7 @@ use crate::kcheck::{CheckSetup, UnitCheck, plan_unit_check};
 use crate::lineage::{check_output, group_keys, touched};
 use crate::pseudonym::{PseudonymKey, pseudonym_udf};
 use crate::table::{Guarded, GuardedTable, TableSpec, TableStores, VisibleTable, build};
-use crate::units::{digest_udf, raw_digest_udf};
+use crate::units::{digest_udf, raw_digest_udf, stored_digest_udf};
 
 /// The catalog and schema the operator's tables live in; nothing else
 /// exists.
@@ -68,6 +68,11 @@ pub struct WorkspaceConfig {
     pub max_result_rows: usize,
     /// Parallelism of one query.
     pub target_partitions: usize,
+    /// The platform's unit digest key, which ingest stored digests with
+    /// (see `shuyun_domain::workspace::unit_digest`). The default is a
+    /// random key: stored digests are then not used, and the checks
+    /// compute the digests themselves.
+    pub unit_digest_key: UnitDigestKey,
 }
 
 impl Default for WorkspaceConfig {
@@ -78,6 +83,7 @@ impl Default for WorkspaceConfig {
             time_limit: Duration::from_secs(60),
             max_result_rows: 10_000,
             target_partitions: 2,
+            unit_digest_key: UnitDigestKey::from_bytes(rand::random()),
         }
     }
 }
@@ -228,6 +234,7 @@ pub struct Workspace {
     /// The keyed digest of units (keys derived from the pseudonym key).
     digest: Arc<datafusion::logical_expr::ScalarUDF>,
     raw_digest: Arc<datafusion::logical_expr::ScalarUDF>,
+    stored_digest: Arc<datafusion::logical_expr::ScalarUDF>,
     config: WorkspaceConfig,
     cancel: CancelHandle,
 }
@@ -251,11 +258,13 @@ impl Workspace {
             }
             out.push(Arc::new(build(i, spec, &stores)?));
         }
+        let (agreement, platform) = (key.digest_keys(), config.unit_digest_key);
         Ok(Self {
             tables: out,
             stores,
-            digest: digest_udf(key.digest_keys()),
-            raw_digest: raw_digest_udf(key.digest_keys()),
+            digest: digest_udf(agreement, platform),
+            raw_digest: raw_digest_udf(agreement, platform),
+            stored_digest: stored_digest_udf(agreement, platform),
             guard: Arc::new(Guard {
                 pseudonym: pseudonym_udf(key),
             }),
@@ -391,6 +400,7 @@ impl Workspace {
             max_cells: self.config.max_result_rows,
             digest: self.digest.clone(),
             raw_digest: self.raw_digest.clone(),
+            stored_digest: self.stored_digest.clone(),
             history: options.history,
             noise: options.noise,
         };

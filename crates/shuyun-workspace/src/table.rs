@@ -20,6 +20,7 @@ use datafusion::logical_expr::{Expr, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use shuyun_domain::authorization::scope::{Allowance, RowFilter};
 use shuyun_domain::catalogue::{FieldName, FieldType, Grade, PiTag, ResourceCode, Schema};
+use shuyun_domain::workspace::unit_digest;
 
 use crate::bridge::ReadOnlyStore;
 use crate::error::{WorkspaceError, WorkspaceResult};
@@ -43,6 +44,11 @@ pub struct TableSpec {
     /// (the unit of the minimum-count rule); `None` for a table whose rows
     /// are not about persons or enterprises. See [`TableSpec::default_unit`].
     pub unit: Option<FieldName>,
+    /// Every object carries the unit's stored digests (a hidden column
+    /// written at ingest) under the key of `WorkspaceConfig::unit_digest_key`
+    /// (see `shuyun_domain::workspace::unit_digest`). Set it only when each
+    /// object's metadata says so: a row without one fails the query.
+    pub unit_digests: bool,
 }
 
 impl TableSpec {
@@ -101,6 +107,8 @@ pub(crate) struct Guarded {
     /// The unit is the table's single key field. Ingest refuses a version
     /// with a repeated or missing key, so every row is a different unit.
     pub unit_is_key: bool,
+    /// The raw listing has the stored unit digests (`unit_digest::COLUMN`).
+    pub stored_digests: bool,
 }
 
 impl Guarded {
@@ -244,7 +252,7 @@ pub(crate) fn build(
         .iter()
         .flat_map(|r| r.predicates().iter().map(|p| p.field().as_str()))
         .collect();
-    let raw_fields: Vec<Field> = spec
+    let mut raw_fields: Vec<Field> = spec
         .schema
         .fields()
         .iter()
@@ -254,6 +262,12 @@ pub(crate) fn build(
         })
         .map(|f| Field::new(f.name.as_str(), arrow_type(f.field_type), true))
         .collect();
+    // The guard's masks never pass this column up: only the output checks'
+    // rewrite reads it, below them.
+    let stored_digests = spec.unit_digests && spec.unit.is_some();
+    if stored_digests {
+        raw_fields.push(Field::new(unit_digest::COLUMN, DataType::UInt64, true));
+    }
     let raw_schema = Arc::new(ArrowSchema::new(raw_fields));
     let visible = Arc::new(ArrowSchema::new(
         fields
@@ -293,6 +307,7 @@ pub(crate) fn build(
     };
     Ok(Guarded {
         unit_is_key,
+        stored_digests,
         view: VisibleTable {
             resource: spec.resource.as_str().to_string(),
             name: spec.name.clone(),

@@ -26,14 +26,15 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, EmitTo, GroupsAccumulator,
     ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-use shuyun_domain::workspace::UnitSketch;
 use shuyun_domain::workspace::differencing::Bucket;
-use siphasher::sip::SipHasher13;
+use shuyun_domain::workspace::{UnitDigestKey, UnitSketch, unit_digest};
 
 /// The name of the digest function in plans.
 pub const DIGEST_FN: &str = "shuyun_unit_digest";
 /// The name of the same digest of a raw value below the guard's masks.
 pub const RAW_DIGEST_FN: &str = "shuyun_raw_unit_digest";
+/// The name of the same digest from a stored digest.
+pub const STORED_DIGEST_FN: &str = "shuyun_stored_unit_digest";
 /// The name of the distinct-units aggregate in plans.
 pub const UNITS_FN: &str = "shuyun_units";
 /// The name of the contributions aggregate in plans.
@@ -67,45 +68,88 @@ type Map = HashMap<u64, f64, ById>;
 
 // ---- The digest -------------------------------------------------------------
 
-/// SipHash-1-3 of a unit's value under a key derived from the agreement's
-/// pseudonym key: the same unit has the same digest in every table and
-/// query of the agreement, and digests mean nothing outside it.
+/// A unit's digest under the agreement: the agreement's keyed bijection
+/// ([`unit_digest::for_agreement`]) of its stored digest (SipHash-1-3 under
+/// the platform's unit digest key). The same unit has the same digest in
+/// every table and query of the agreement, whether the digest was stored
+/// at ingest or computed here, and digests mean nothing outside it.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Digest {
-    keys: (u64, u64),
-    raw: bool,
+    agreement: (u64, u64),
+    platform: UnitDigestKey,
+    kind: DigestKind,
     signature: Signature,
 }
 
-/// The digest function under the agreement's digest keys.
-pub(crate) fn digest_udf(keys: (u64, u64)) -> Arc<ScalarUDF> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum DigestKind {
+    /// Of a visible unit value.
+    Value,
+    /// Of a raw value below the guard's masks.
+    Raw,
+    /// Of a stored digest (the hidden column written at ingest).
+    Stored,
+}
+
+fn digest_fn(
+    agreement: (u64, u64),
+    platform: UnitDigestKey,
+    kind: DigestKind,
+    volatility: Volatility,
+) -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::from(Digest {
-        keys,
-        raw: false,
-        signature: Signature::any(1, Volatility::Immutable),
+        agreement,
+        platform,
+        kind,
+        signature: Signature::any(1, volatility),
     }))
+}
+
+/// The digest function under the agreement's digest keys.
+pub(crate) fn digest_udf(agreement: (u64, u64), platform: UnitDigestKey) -> Arc<ScalarUDF> {
+    digest_fn(agreement, platform, DigestKind::Value, Volatility::Immutable)
 }
 
 /// The same digest, for a raw value directly above a scan, where the
 /// guard's mask reuses the raw field's name for its pseudonym. It is
 /// declared volatile so that the optimizer never moves it above the mask
 /// (where the name means the pseudonym); its values are the same.
-pub(crate) fn raw_digest_udf(keys: (u64, u64)) -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::from(Digest {
-        keys,
-        raw: true,
-        signature: Signature::any(1, Volatility::Volatile),
-    }))
+pub(crate) fn raw_digest_udf(agreement: (u64, u64), platform: UnitDigestKey) -> Arc<ScalarUDF> {
+    digest_fn(agreement, platform, DigestKind::Raw, Volatility::Volatile)
+}
+
+/// The same digest from the stored digests of a scan. A missing stored
+/// digest is an error, never a unit left out of the checks.
+pub(crate) fn stored_digest_udf(
+    agreement: (u64, u64),
+    platform: UnitDigestKey,
+) -> Arc<ScalarUDF> {
+    digest_fn(agreement, platform, DigestKind::Stored, Volatility::Immutable)
 }
 
 impl Digest {
     fn hash(&self, bytes: &[u8]) -> u64 {
-        let mut h = SipHasher13::new_with_keys(self.keys.0, self.keys.1);
-        h.write(bytes);
-        h.finish()
+        unit_digest::for_agreement(self.platform.bytes(bytes), self.agreement)
+    }
+
+    fn stored(&self, a: &ArrayRef) -> Result<UInt64Array> {
+        let Some(a) = a.as_primitive_opt::<UInt64Type>() else {
+            return exec_err!("{STORED_DIGEST_FN} reads stored unit digests");
+        };
+        if a.null_count() > 0 {
+            return exec_err!(
+                "a row has no stored unit digest: the data version is damaged, \
+                 ask the data administrator to load it again"
+            );
+        }
+        let keys = self.agreement;
+        Ok(a.unary(|d| unit_digest::for_agreement(d, keys)))
     }
 
     fn digests(&self, a: &ArrayRef) -> Result<UInt64Array> {
+        if self.kind == DigestKind::Stored {
+            return self.stored(a);
+        }
         let mut out = UInt64Builder::with_capacity(a.len());
         macro_rules! ints {
             ($t:ty) => {{
@@ -153,7 +197,11 @@ impl Digest {
 
 impl ScalarUDFImpl for Digest {
     fn name(&self) -> &str {
-        if self.raw { RAW_DIGEST_FN } else { DIGEST_FN }
+        match self.kind {
+            DigestKind::Value => DIGEST_FN,
+            DigestKind::Raw => RAW_DIGEST_FN,
+            DigestKind::Stored => STORED_DIGEST_FN,
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -1077,14 +1125,22 @@ mod tests {
 
     use super::*;
 
+    const PLATFORM: [u8; 16] = *b"units-test-key!!";
+
     fn digest(keys: (u64, u64), v: &str) -> u64 {
-        let d = Digest {
-            keys,
-            raw: false,
-            signature: Signature::any(1, Volatility::Immutable),
-        };
+        let d = digest_udf(keys, UnitDigestKey::from_bytes(PLATFORM));
         let a: ArrayRef = Arc::new(StringArray::from(vec![v]));
-        d.digests(&a).expect("digests").value(0)
+        let args = ScalarFunctionArgs {
+            args: vec![ColumnarValue::Array(a)],
+            arg_fields: vec![Arc::new(Field::new("v", DataType::Utf8, true))],
+            number_rows: 1,
+            return_field: Arc::new(Field::new("d", DataType::UInt64, true)),
+            config_options: Arc::default(),
+        };
+        match d.invoke_with_args(args).expect("digests") {
+            ColumnarValue::Array(a) => a.as_primitive::<UInt64Type>().value(0),
+            ColumnarValue::Scalar(_) => panic!("an array"),
+        }
     }
 
     #[test]
@@ -1102,6 +1158,23 @@ mod tests {
             digest(a, "91360200MA00000001"),
             digest(a, "91360200MA00000002")
         );
+    }
+
+    #[test]
+    fn stored_digests_give_the_computed_digest_and_refuse_gaps() {
+        let platform = UnitDigestKey::from_bytes(PLATFORM);
+        let keys = (5, 6);
+        let stored = Digest {
+            agreement: keys,
+            platform,
+            kind: DigestKind::Stored,
+            signature: Signature::any(1, Volatility::Immutable),
+        };
+        let id = "36020219800101001X";
+        let a: ArrayRef = Arc::new(UInt64Array::from(vec![platform.bytes(id.as_bytes())]));
+        assert_eq!(stored.digests(&a).expect("digests").value(0), digest(keys, id));
+        let gap: ArrayRef = Arc::new(UInt64Array::from(vec![Some(1), None]));
+        assert!(stored.digests(&gap).is_err());
     }
 
     #[test]

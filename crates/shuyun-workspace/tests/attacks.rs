@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use datafusion::arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{
+    ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray, UInt64Array,
+};
 use datafusion::parquet::arrow::ArrowWriter;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
@@ -14,6 +16,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use shuyun_domain::authorization::Purpose;
 use shuyun_domain::authorization::scope::{Allowance, FieldSet, Predicate, RowFilter, Value};
 use shuyun_domain::catalogue::{FieldName, FieldSpec, FieldType, Grade, PiTag, Schema};
+use shuyun_domain::workspace::{UnitDigestKey, unit_digest};
 use shuyun_workspace::{
     ErrorCode, Exposure, PseudonymKey, ResultHistory, RunOptions, TableSpec, Workspace,
     WorkspaceConfig, WorkspaceError,
@@ -100,7 +103,45 @@ struct Fixture {
     tables: Vec<TableSpec>,
 }
 
+/// The platform's unit digest key of the fixtures with stored digests.
+const PLATFORM: [u8; 16] = *b"attacks-platform";
+
+/// `batch` with the stored unit digests of its column `unit`, as ingest
+/// writes them.
+fn with_digests(batch: RecordBatch, unit: &str) -> RecordBatch {
+    let key = UnitDigestKey::from_bytes(PLATFORM);
+    let ids = batch.column_by_name(unit).expect("unit column").as_string::<i32>();
+    let digests: ArrayRef = Arc::new(
+        ids.iter()
+            .map(|v| v.map(|v| key.bytes(v.as_bytes())))
+            .collect::<UInt64Array>(),
+    );
+    let mut columns: Vec<(String, ArrayRef)> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .zip(batch.columns().iter().cloned())
+        .collect();
+    columns.push((unit_digest::COLUMN.to_string(), digests));
+    RecordBatch::try_from_iter(columns).expect("batch with digests")
+}
+
+/// A config whose platform key is the fixtures'.
+fn platform_config() -> WorkspaceConfig {
+    WorkspaceConfig {
+        unit_digest_key: UnitDigestKey::from_bytes(PLATFORM),
+        ..WorkspaceConfig::default()
+    }
+}
+
 async fn fixture() -> Fixture {
+    fixture_digests(false).await
+}
+
+/// The fixture; with `stored`, the tables keyed by their unit (persons,
+/// enterprises) carry stored unit digests under [`PLATFORM`].
+async fn fixture_digests(stored: bool) -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let store: Arc<dyn ObjectStore> =
         Arc::new(LocalFileSystem::new_with_prefix(dir.path()).expect("local store"));
@@ -154,6 +195,7 @@ async fn fixture() -> Fixture {
         ),
     ])
     .expect("batch");
+    let persons = if stored { with_digests(persons, "id_number") } else { persons };
     let p_persons = put(&store, "v1/persons.parquet", persons).await;
     let rows = RowFilter::new(vec![Predicate::In {
         field: "district".parse().expect("name"),
@@ -265,6 +307,7 @@ async fn fixture() -> Fixture {
         ),
     ])
     .expect("batch");
+    let ents = if stored { with_digests(ents, "credit_code") } else { ents };
     let p_ents = put(&store, "v1/enterprises.parquet", ents).await;
 
     let tables = vec![
@@ -276,6 +319,7 @@ async fn fixture() -> Fixture {
             store: store.clone(),
             objects: vec![p_persons],
             allowance: allowance(FieldSet::All, Some(rows)),
+            unit_digests: stored,
         },
         TableSpec {
             resource: "360200-XY-000003".parse().expect("code"),
@@ -285,6 +329,7 @@ async fn fixture() -> Fixture {
             store: store.clone(),
             objects: vec![p_loans],
             allowance: allowance(FieldSet::All, None),
+            unit_digests: false,
         },
         TableSpec {
             resource: "360200-XY-000002".parse().expect("code"),
@@ -303,6 +348,7 @@ async fn fixture() -> Fixture {
                 ]),
                 None,
             ),
+            unit_digests: stored,
         },
     ];
     Fixture { _dir: dir, tables }
@@ -671,13 +717,70 @@ async fn a_join_that_isolates_one_person_is_suppressed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn differencing_two_large_groups_is_caught_across_query_shapes() {
     let (_f, ws) = workspace().await;
+    differencing_is_caught(&ws, &ws).await;
+}
+
+/// Stored unit digests (written at ingest) follow the same persons as
+/// digests computed from the raw identifiers: differencing is caught
+/// within a version that has them, and between one that has them and one
+/// that has not. The hidden column itself cannot be named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn differencing_is_caught_with_stored_unit_digests() {
+    let stored = fixture_digests(true).await;
+    let with = Workspace::open(
+        stored.tables.clone(),
+        PseudonymKey::new(*KEY).expect("key"),
+        platform_config(),
+    )
+    .expect("workspace");
+    let (_plain, without) = workspace_with(platform_config()).await;
+    differencing_is_caught(&with, &with).await;
+    differencing_is_caught(&with, &without).await;
+    differencing_is_caught(&without, &with).await;
+
+    // Enterprises (their unit is visible): stored digests where the shape
+    // carries them, the digest of the visible code through a window.
+    let history = ResultHistory::default();
+    let opts = || RunOptions {
+        history: Some(history.clone()),
+        noise: None,
+    };
+    let all = "SELECT count(*) AS n FROM enterprises";
+    let out = with.run_with(all, |_| Ok(()), opts()).await.expect("all");
+    assert_eq!(out.rows(), vec![vec![ENTERPRISES.to_string()]]);
+    let but_two = "SELECT count(*) AS n FROM (SELECT credit_code, \
+                   row_number() OVER (ORDER BY credit_code) AS r FROM enterprises) e \
+                   WHERE r > 2";
+    let out = with.run_with(but_two, |_| Ok(()), opts()).await.expect("but two");
+    assert_eq!(out.audit.check.suppressed.differencing, 1, "{:?}", out.audit.check);
+
+    for sql in [
+        "SELECT __shuyun_unit_digest FROM persons",
+        "SELECT count(DISTINCT __shuyun_unit_digest) AS n FROM enterprises",
+    ] {
+        let e = refused(&with, sql).await;
+        assert_eq!(e.code, ErrorCode::ParseError, "{sql}: {e}");
+    }
+    let out = with
+        .run("SELECT * FROM enterprises LIMIT 1")
+        .await
+        .expect("select star");
+    assert!(
+        !out.columns().iter().any(|c| c.contains("shuyun")),
+        "{:?}",
+        out.columns()
+    );
+}
+
+/// "All of 昌江区" on `a`, "all but two" on `b`, in both orders.
+async fn differencing_is_caught(a: &Workspace, b: &Workspace) {
     let history = ResultHistory::default();
     let opts = || RunOptions {
         history: Some(history.clone()),
         noise: None,
     };
     let all = "SELECT count(*) AS n, sum(income) AS s FROM persons WHERE district = '昌江区'";
-    let out = ws.run_with(all, |_| Ok(()), opts()).await.expect("all");
+    let out = a.run_with(all, |_| Ok(()), opts()).await.expect("all");
     assert_eq!(
         out.rows(),
         vec![vec![
@@ -691,7 +794,7 @@ async fn differencing_two_large_groups_is_caught_across_query_shapes() {
     let but_two = "SELECT count(*) AS n, sum(p.income) AS s FROM persons p \
                    JOIN persons q ON p.id_number = q.id_number \
                    WHERE p.district = '昌江区' AND q.age <> 20";
-    let out = ws
+    let out = b
         .run_with(but_two, |_| Ok(()), opts())
         .await
         .expect("but two");
@@ -703,7 +806,7 @@ async fn differencing_two_large_groups_is_caught_across_query_shapes() {
         "{c:?}"
     );
     // Without the history it would have been shown.
-    let out = ws.run(but_two).await.expect("but two");
+    let out = b.run(but_two).await.expect("but two");
     assert_eq!(out.rows().len(), 1);
 
     // The other way round: the join first, then the table row for row.
@@ -712,16 +815,16 @@ async fn differencing_two_large_groups_is_caught_across_query_shapes() {
         history: Some(other.clone()),
         noise: None,
     };
-    ws.run_with(but_two, |_| Ok(()), o())
+    b.run_with(but_two, |_| Ok(()), o())
         .await
         .expect("but two");
-    let out = ws.run_with(all, |_| Ok(()), o()).await.expect("all");
+    let out = a.run_with(all, |_| Ok(()), o()).await.expect("all");
     assert_eq!(out.audit.check.suppressed.differencing, 1);
 
     // A union loses track of the persons: refused under a history.
     let union = "SELECT count(*) AS n FROM (SELECT id_number FROM persons \
                  UNION ALL SELECT id_number FROM persons) u";
-    let e = ws
+    let e = a
         .run_with(union, |_| Ok(()), opts())
         .await
         .expect_err("a union under a history");

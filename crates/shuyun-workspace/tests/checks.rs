@@ -127,6 +127,7 @@ async fn fixture_keyed(policy: OutputPolicy, keyed: bool) -> Fixture {
             fields: FieldSet::All,
             rows: None,
         },
+        unit_digests: false,
     };
     let ws = Workspace::open(
         vec![table],

@@ -26,7 +26,7 @@ pub const COLUMN: &str = "__shuyun_unit_digest";
 pub const METADATA_KEY: &str = "shuyun.unit_digest_key";
 
 /// The platform's unit digest key. Its `Debug` shows only the fingerprint.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct UnitDigestKey(u64, u64);
 
 impl std::fmt::Debug for UnitDigestKey {

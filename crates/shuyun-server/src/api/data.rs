@@ -13,7 +13,8 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 use object_store::ObjectStore;
-use shuyun_data::ingest::{IngestError, InputFormat, RejectionReport, TextEncoding, ingest};
+use shuyun_data::ingest::{IngestError, InputFormat, RejectionReport, TextEncoding, ingest_with};
+use shuyun_domain::workspace::UnitDigestKey;
 use shuyun_data::quality::{self, Timing};
 use shuyun_domain::catalogue::Schema;
 use shuyun_domain::{DomainError, ErrorCode};
@@ -137,6 +138,7 @@ pub async fn load_reader<R: tokio::io::AsyncRead + Unpin + Send>(
     name: &str,
     reader: R,
     now_ms: i64,
+    unit_digests: UnitDigestKey,
 ) -> Result<DataVersion, LoadError> {
     let refused = |e: shuyun_store::StoreError| LoadError::Refused(e.into_domain());
     let (version, grading_version) = store.prepare_load(p, id).await.map_err(refused)?;
@@ -156,7 +158,16 @@ pub async fn load_reader<R: tokio::io::AsyncRead + Unpin + Send>(
     let dest =
         object_store::path::Path::from(format!("resources/{}/v{version}.parquet", resource.code));
     let name = display_name(Some(name));
-    match ingest(reader, format, &grading.schema, objects.clone(), &dest).await {
+    match ingest_with(
+        reader,
+        format,
+        &grading.schema,
+        objects.clone(),
+        &dest,
+        Some(unit_digests),
+    )
+    .await
+    {
         Ok(out) => {
             let quality = evaluate_quality(
                 store,
@@ -271,6 +282,7 @@ pub async fn upload(
         &name,
         reader,
         s.now(),
+        s.workspaces.unit_digest_key(),
     )
     .await
     {

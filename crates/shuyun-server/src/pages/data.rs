@@ -210,6 +210,7 @@ pub async fn upload(
                     &name,
                     reader,
                     state.now(),
+                    state.workspaces.unit_digest_key(),
                 )
                 .await;
                 return match result {

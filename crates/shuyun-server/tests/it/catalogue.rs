@@ -439,6 +439,7 @@ async fn pilot_catalogue(backend: Backend) {
         &"360200".parse().expect("d"),
         0.2,
         1_790_000_000_000,
+        app.unit_digests,
     )
     .await
     .expect("pilot");

@@ -17,6 +17,9 @@ pub struct App {
     pub base: String,
     pub store: Store,
     offset: Arc<AtomicI64>,
+    /// The platform's unit digest key of the app (pilot data loaded
+    /// outside the API needs it).
+    pub unit_digests: shuyun_domain::workspace::UnitDigestKey,
     pub objects_dir: std::path::PathBuf,
     db: Option<TestDb>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -115,6 +118,7 @@ pub async fn spawn_app(backend: Backend) -> App {
         .await;
     });
     App {
+        unit_digests: state.workspaces.unit_digest_key(),
         base,
         store,
         offset,
