@@ -320,7 +320,11 @@ impl Schema {
     /// The field that identifies the person or enterprise a row is about
     /// (the unit of the output checks): the single key field, when the
     /// resource holds personal information or the key is a personal or
-    /// enterprise identifier. `None` otherwise.
+    /// enterprise identifier. `None` otherwise. A schema with a unit has
+    /// personal information (the key's tag counts), so it is never open
+    /// data: the hidden column of stored unit digests that ingest writes
+    /// for it never reaches an open-data download, which serves the stored
+    /// file as it is.
     pub fn unit_field(&self) -> Option<&FieldSpec> {
         let mut keys = self.key_fields();
         match (keys.next(), keys.next()) {

@@ -1064,6 +1064,12 @@ impl GroupsAccumulator for SketchGroups {
             return exec_err!("{SKETCH_FN} takes one argument");
         };
         let d = d.as_primitive::<UInt64Type>();
+        if d.null_count() == 0 && opt_filter.is_none() {
+            for (v, g) in d.values().iter().zip(group_indices) {
+                self.at(*g).add(*v);
+            }
+            return Ok(());
+        }
         for (r, g) in group_indices.iter().enumerate() {
             if d.is_valid(r) && passes(opt_filter, r) {
                 self.at(*g).add(d.value(r));

@@ -274,30 +274,29 @@ pub struct Bucket {
 /// The number of hash functions (buckets per unit).
 const HASHES: usize = 3;
 
-/// The second hash of a digest (the purity check of a bucket).
-fn check_of(digest: u64) -> u64 {
-    mix(digest ^ 0x9E37_79B9_7F4A_7C15)
-}
-
-/// The bucket of `digest` in each of the three sub-tables of `len`
-/// buckets.
-fn positions(len: usize, digest: u64) -> [usize; HASHES] {
+/// Where `digest` goes in a table of `len` buckets (its bucket in each of
+/// the three sub-tables) and its purity check: both from one mix of the
+/// digest, whose low 63 bits place it (21 per sub-table) and whose whole
+/// tells a bucket holding one unit from one holding several.
+#[inline]
+fn placed(len: usize, digest: u64) -> ([usize; HASHES], u64) {
     let per = (len / HASHES) as u64;
     let h = mix(digest);
     let mut out = [0; HASHES];
     for (j, o) in out.iter_mut().enumerate() {
-        // 21 bits of the mixed digest per sub-table, scaled to it.
         let part = (h >> (21 * j)) & 0x1F_FFFF;
         *o = j * per as usize + ((part * per) >> 21) as usize;
     }
-    out
+    (out, h)
 }
 
 /// Add `times` occurrences of `digest` (negative: remove).
+#[inline]
 fn apply(buckets: &mut [Bucket], digest: u64, times: i64) {
-    let check = check_of(digest).wrapping_mul(times as u64);
+    let (at, h) = placed(buckets.len(), digest);
+    let check = h.wrapping_mul(times as u64);
     let keys = i128::from(digest) * i128::from(times);
-    for p in positions(buckets.len(), digest) {
+    for p in at {
         let b = &mut buckets[p];
         b.count += times;
         b.keys += keys;
@@ -370,6 +369,7 @@ impl UnitSketch {
     }
 
     /// Add one occurrence of a unit.
+    #[inline]
     pub fn add(&mut self, digest: u64) {
         apply(&mut self.buckets, digest, 1);
         self.rows += 1;
@@ -427,8 +427,8 @@ impl UnitSketch {
             let Ok(digest) = u64::try_from(b.keys / c) else {
                 continue;
             };
-            let at = positions(d.len(), digest);
-            if !at.contains(&i) || check_of(digest).wrapping_mul(b.count as u64) != b.check {
+            let (at, check) = placed(d.len(), digest);
+            if !at.contains(&i) || check.wrapping_mul(b.count as u64) != b.check {
                 continue;
             }
             if budget == 0 {

@@ -64,6 +64,7 @@ impl UnitDigestKey {
 }
 
 /// SplitMix64's finaliser: a bijective mix of a 64-bit value.
+#[inline]
 pub(crate) fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -72,6 +73,7 @@ pub(crate) fn mix(mut z: u64) -> u64 {
 
 /// A unit's digest under an agreement (`keys`, derived from the
 /// agreement's pseudonym key) from its stored digest.
+#[inline]
 pub fn for_agreement(stored: u64, keys: (u64, u64)) -> u64 {
     mix(stored ^ keys.0) ^ keys.1
 }

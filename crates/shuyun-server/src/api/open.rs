@@ -83,6 +83,9 @@ pub async fn download(
     let path = object_store::path::Path::from(v.path.as_str());
     let fail = |e: String| DomainError::internal(format!("reading the stored data failed: {e}"));
     let (body, media, ext) = if parquet {
+        // The stored file as it is (its SM3 is the version's): open data
+        // has no personal information, hence no unit and no hidden column
+        // of stored unit digests (`Schema::unit_field`).
         let got = s
             .objects
             .get(&path)
