@@ -173,16 +173,15 @@ async fn run_server(cfg: Config, demo: Option<f64>) -> Result<(), String> {
             .map_err(|e| e.to_string())?
         {
             tracing::info!("seeded the Jingdezhen pilot organisations and demo logins");
-            let n =
-                shuyun_server::demo::seed_pilot(
-                    &store,
-                    objects.clone(),
-                    &division,
-                    scale,
-                    start,
-                    shuyun_server::workspace::unit_digest_key(&pseudonym_secret),
-                )
-                .await?;
+            let n = shuyun_server::demo::seed_pilot(
+                &store,
+                objects.clone(),
+                &division,
+                scale,
+                start,
+                shuyun_server::workspace::unit_digest_key(&pseudonym_secret),
+            )
+            .await?;
             tracing::info!(
                 resources = n,
                 scale,

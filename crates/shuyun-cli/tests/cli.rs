@@ -132,8 +132,7 @@ async fn ingest_loads_a_file_or_prints_its_rejection() {
         0.05,
         1_790_000_000_000,
         shuyun_server::workspace::unit_digest_key(
-            &shuyun_server::workspace::load_or_create_key(&cfg.workspace_key_file())
-                .expect("key"),
+            &shuyun_server::workspace::load_or_create_key(&cfg.workspace_key_file()).expect("key"),
         ),
     )
     .await

@@ -427,8 +427,7 @@ async fn the_cli_ingests_into_s3_configured_by_environment() {
         0.05,
         1_790_000_000_000,
         shuyun_server::workspace::unit_digest_key(
-            &shuyun_server::workspace::load_or_create_key(&cfg.workspace_key_file())
-                .expect("key"),
+            &shuyun_server::workspace::load_or_create_key(&cfg.workspace_key_file()).expect("key"),
         ),
     )
     .await

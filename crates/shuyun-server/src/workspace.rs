@@ -585,7 +585,11 @@ async fn open(
         let path = object_store::path::Path::from(data.path.as_str());
         let (store, objects, unit_digests) = if synthetic {
             let s = synthetic_store(state, rid, data.version, &path, &schema, &policy).await?;
-            (s, vec![object_store::path::Path::from(SYNTHETIC_OBJECT)], false)
+            (
+                s,
+                vec![object_store::path::Path::from(SYNTHETIC_OBJECT)],
+                false,
+            )
         } else {
             // Versions loaded under the current key carry stored unit
             // digests; older ones are digested from their identifiers.

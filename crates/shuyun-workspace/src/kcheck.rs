@@ -296,7 +296,11 @@ fn check_aggregate(
     } else {
         BTreeSet::new()
     };
-    let must_carry: BTreeSet<usize> = wanted.iter().copied().filter(|t| pseudonymised(*t)).collect();
+    let must_carry: BTreeSet<usize> = wanted
+        .iter()
+        .copied()
+        .filter(|t| pseudonymised(*t))
+        .collect();
     let mut input = a.input.clone();
     let mut carried = Vec::new();
     if !wanted.is_empty() {
@@ -645,7 +649,8 @@ fn carry_raw_digests(
             let t = table_index(scan, tables)?;
             let schema = &scan.projected_schema;
             if tables[t].stored_digests
-                && let Ok((q, f)) = schema.qualified_field_with_unqualified_name(unit_digest::COLUMN)
+                && let Ok((q, f)) =
+                    schema.qualified_field_with_unqualified_name(unit_digest::COLUMN)
             {
                 let c = Column::new(q.cloned(), f.name());
                 return Some((plan.clone(), vec![(t, Carried::Stored(c))]));

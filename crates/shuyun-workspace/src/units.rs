@@ -107,7 +107,12 @@ fn digest_fn(
 
 /// The digest function under the agreement's digest keys.
 pub(crate) fn digest_udf(agreement: (u64, u64), platform: UnitDigestKey) -> Arc<ScalarUDF> {
-    digest_fn(agreement, platform, DigestKind::Value, Volatility::Immutable)
+    digest_fn(
+        agreement,
+        platform,
+        DigestKind::Value,
+        Volatility::Immutable,
+    )
 }
 
 /// The same digest, for a raw value directly above a scan, where the
@@ -120,11 +125,13 @@ pub(crate) fn raw_digest_udf(agreement: (u64, u64), platform: UnitDigestKey) -> 
 
 /// The same digest from the stored digests of a scan. A missing stored
 /// digest is an error, never a unit left out of the checks.
-pub(crate) fn stored_digest_udf(
-    agreement: (u64, u64),
-    platform: UnitDigestKey,
-) -> Arc<ScalarUDF> {
-    digest_fn(agreement, platform, DigestKind::Stored, Volatility::Immutable)
+pub(crate) fn stored_digest_udf(agreement: (u64, u64), platform: UnitDigestKey) -> Arc<ScalarUDF> {
+    digest_fn(
+        agreement,
+        platform,
+        DigestKind::Stored,
+        Volatility::Immutable,
+    )
 }
 
 impl Digest {
@@ -1178,7 +1185,10 @@ mod tests {
         };
         let id = "36020219800101001X";
         let a: ArrayRef = Arc::new(UInt64Array::from(vec![platform.bytes(id.as_bytes())]));
-        assert_eq!(stored.digests(&a).expect("digests").value(0), digest(keys, id));
+        assert_eq!(
+            stored.digests(&a).expect("digests").value(0),
+            digest(keys, id)
+        );
         let gap: ArrayRef = Arc::new(UInt64Array::from(vec![Some(1), None]));
         assert!(stored.digests(&gap).is_err());
     }

@@ -110,7 +110,10 @@ const PLATFORM: [u8; 16] = *b"attacks-platform";
 /// writes them.
 fn with_digests(batch: RecordBatch, unit: &str) -> RecordBatch {
     let key = UnitDigestKey::from_bytes(PLATFORM);
-    let ids = batch.column_by_name(unit).expect("unit column").as_string::<i32>();
+    let ids = batch
+        .column_by_name(unit)
+        .expect("unit column")
+        .as_string::<i32>();
     let digests: ArrayRef = Arc::new(
         ids.iter()
             .map(|v| v.map(|v| key.bytes(v.as_bytes())))
@@ -195,7 +198,11 @@ async fn fixture_digests(stored: bool) -> Fixture {
         ),
     ])
     .expect("batch");
-    let persons = if stored { with_digests(persons, "id_number") } else { persons };
+    let persons = if stored {
+        with_digests(persons, "id_number")
+    } else {
+        persons
+    };
     let p_persons = put(&store, "v1/persons.parquet", persons).await;
     let rows = RowFilter::new(vec![Predicate::In {
         field: "district".parse().expect("name"),
@@ -307,7 +314,11 @@ async fn fixture_digests(stored: bool) -> Fixture {
         ),
     ])
     .expect("batch");
-    let ents = if stored { with_digests(ents, "credit_code") } else { ents };
+    let ents = if stored {
+        with_digests(ents, "credit_code")
+    } else {
+        ents
+    };
     let p_ents = put(&store, "v1/enterprises.parquet", ents).await;
 
     let tables = vec![
@@ -751,8 +762,15 @@ async fn differencing_is_caught_with_stored_unit_digests() {
     let but_two = "SELECT count(*) AS n FROM (SELECT credit_code, \
                    row_number() OVER (ORDER BY credit_code) AS r FROM enterprises) e \
                    WHERE r > 2";
-    let out = with.run_with(but_two, |_| Ok(()), opts()).await.expect("but two");
-    assert_eq!(out.audit.check.suppressed.differencing, 1, "{:?}", out.audit.check);
+    let out = with
+        .run_with(but_two, |_| Ok(()), opts())
+        .await
+        .expect("but two");
+    assert_eq!(
+        out.audit.check.suppressed.differencing, 1,
+        "{:?}",
+        out.audit.check
+    );
 
     for sql in [
         "SELECT __shuyun_unit_digest FROM persons",
@@ -815,9 +833,7 @@ async fn differencing_is_caught(a: &Workspace, b: &Workspace) {
         history: Some(other.clone()),
         noise: None,
     };
-    b.run_with(but_two, |_| Ok(()), o())
-        .await
-        .expect("but two");
+    b.run_with(but_two, |_| Ok(()), o()).await.expect("but two");
     let out = a.run_with(all, |_| Ok(()), o()).await.expect("all");
     assert_eq!(out.audit.check.suppressed.differencing, 1);
 

@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use object_store::ObjectStore;
 use shuyun_data::ingest::{IngestError, InputFormat, RejectionReport, TextEncoding, ingest_with};
-use shuyun_domain::workspace::UnitDigestKey;
 use shuyun_data::quality::{self, Timing};
 use shuyun_domain::catalogue::Schema;
+use shuyun_domain::workspace::UnitDigestKey;
 use shuyun_domain::{DomainError, ErrorCode};
 use shuyun_store::Store;
 use shuyun_store::accounts::Principal;
