@@ -69,6 +69,21 @@ pub async fn load_pilot(app: &App, key: &str, scale: f64) -> String {
         .await
         .expect("upload");
     assert_eq!(up.status.as_u16(), 201, "{}", up.body);
+    // A resource with a unit is stored with its units' digests under the
+    // app's key, which the workspace then reads instead of the identifiers.
+    let version: Value = serde_json::from_str(&up.body).expect("version");
+    let objects: std::sync::Arc<dyn object_store::ObjectStore> = std::sync::Arc::new(
+        object_store::local::LocalFileSystem::new_with_prefix(&app.objects_dir).expect("objects"),
+    );
+    let path = object_store::path::Path::from(version["path"].as_str().expect("path"));
+    let fingerprint = shuyun_data::objects::unit_digest_fingerprint(objects, &path)
+        .await
+        .expect("footer");
+    let expected = pr
+        .schema
+        .unit_field()
+        .map(|_| app.unit_digests.fingerprint());
+    assert_eq!(fingerprint, expected, "{key}");
     r["code"].as_str().expect("code").to_string()
 }
 
