@@ -1,7 +1,8 @@
 //! Workspace benchmark: the cost of enforcement. Generates a pilot-like
 //! person-level credit resource as Parquet (`SHUYUN_BENCH_ROWS` rows,
 //! default 5,000,000, in several files and row groups, in a temporary
-//! directory) and runs the same aggregate queries three ways:
+//! directory), with the stored unit digests ingest writes, and runs the
+//! same aggregate queries three ways:
 //!
 //! - (a) through [`Workspace::run_with`]: the guard (row filter,
 //!   pseudonyms), lineage, the output checks of the default policy (k = 10,
