@@ -243,7 +243,7 @@ pub async fn ingest_with<R: AsyncRead + Unpin + Send>(
     let digests = unit_digests.and_then(|key| {
         let unit = schema.unit_field()?;
         let field = v.names().iter().position(|n| n == unit.name.as_str())?;
-        Some(write::UnitDigests { key, field })
+        write::UnitDigests::new(key, &v.schema(), field)
     });
     let tmp = partial_path(dest);
     // A single key column is unique: dictionary encoding cannot help it.

@@ -62,15 +62,21 @@ impl Default for Limits {
     }
 }
 
-type SyntheticKey = (i64, i64);
+/// A data version: (resource, version).
+type VersionKey = (i64, i64);
 /// A running query: its number, its scenario, its cancel handle.
 type Running = (u64, i64, CancelHandle);
-type SyntheticCache = HashMap<SyntheticKey, Arc<dyn object_store::ObjectStore>>;
+type SyntheticCache = HashMap<VersionKey, Arc<dyn object_store::ObjectStore>>;
 
 /// The running workspace queries of the platform and their limits.
 pub struct Workspaces {
     /// Pseudonym keys of agreements derive from this secret.
     master_key: [u8; 32],
+    /// The platform's unit digest key, derived from the secret.
+    unit_digests: UnitDigestKey,
+    /// Whether a data version has stored unit digests under that key (its
+    /// objects never change, so their footers are read once).
+    stored_digests: Mutex<HashMap<VersionKey, bool>>,
     pub limits: Limits,
     next: AtomicU64,
     /// Running queries by agreement: (query, scenario, handle).
@@ -117,6 +123,8 @@ impl Workspaces {
     pub fn new(master_key: [u8; 32], limits: Limits) -> Self {
         Self {
             master_key,
+            unit_digests: unit_digest_key(&master_key),
+            stored_digests: Mutex::new(HashMap::new()),
             limits,
             next: AtomicU64::new(1),
             running: Mutex::new(HashMap::new()),
@@ -139,7 +147,36 @@ impl Workspaces {
     /// each row's unit digest under it, and the output checks read them
     /// (see `shuyun_domain::workspace::unit_digest`).
     pub fn unit_digest_key(&self) -> UnitDigestKey {
-        unit_digest_key(&self.master_key)
+        self.unit_digests
+    }
+
+    /// Whether the stored object of a data version carries unit digests
+    /// under the current key (older versions, or ones loaded under another
+    /// secret, are digested from their identifiers). A footer that cannot
+    /// be read counts as none, and is read again next time.
+    async fn has_stored_digests(
+        &self,
+        objects: Arc<dyn object_store::ObjectStore>,
+        version: VersionKey,
+        path: &object_store::path::Path,
+    ) -> bool {
+        if let Some(known) = self
+            .stored_digests
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&version).copied())
+        {
+            return known;
+        }
+        let Ok(fingerprint) = shuyun_data::objects::unit_digest_fingerprint(objects, path).await
+        else {
+            return false;
+        };
+        let stored = fingerprint == Some(self.unit_digests.fingerprint());
+        if let Ok(mut c) = self.stored_digests.lock() {
+            c.insert(version, stored);
+        }
+        stored
     }
 
     /// The pseudonym key of an agreement: SM3 of the secret and the
@@ -591,14 +628,10 @@ async fn open(
                 false,
             )
         } else {
-            // Versions loaded under the current key carry stored unit
-            // digests; older ones are digested from their identifiers.
-            let fingerprint =
-                shuyun_data::objects::unit_digest_fingerprint(state.objects.clone(), &path)
-                    .await
-                    .ok()
-                    .flatten();
-            let stored = fingerprint == Some(state.workspaces.unit_digest_key().fingerprint());
+            let stored = state
+                .workspaces
+                .has_stored_digests(state.objects.clone(), (rid, data.version), &path)
+                .await;
             (state.objects.clone(), vec![path], stored)
         };
         specs.push(TableSpec {

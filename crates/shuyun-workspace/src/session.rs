@@ -46,7 +46,7 @@ use crate::kcheck::{CheckSetup, UnitCheck, plan_unit_check};
 use crate::lineage::{check_output, group_keys, touched};
 use crate::pseudonym::{PseudonymKey, pseudonym_udf};
 use crate::table::{Guarded, GuardedTable, TableSpec, TableStores, VisibleTable, build};
-use crate::units::{digest_udf, raw_digest_udf, stored_digest_udf};
+use crate::units::{DigestKind, digest_udf};
 
 /// The catalog and schema the operator's tables live in; nothing else
 /// exists.
@@ -262,9 +262,9 @@ impl Workspace {
         Ok(Self {
             tables: out,
             stores,
-            digest: digest_udf(agreement, platform),
-            raw_digest: raw_digest_udf(agreement, platform),
-            stored_digest: stored_digest_udf(agreement, platform),
+            digest: digest_udf(agreement, platform, DigestKind::Value),
+            raw_digest: digest_udf(agreement, platform, DigestKind::Raw),
+            stored_digest: digest_udf(agreement, platform, DigestKind::Stored),
             guard: Arc::new(Guard {
                 pseudonym: pseudonym_udf(key),
             }),
@@ -408,7 +408,6 @@ impl Workspace {
         let visible = plan.schema().fields().len();
         let optimized = state.optimize(&plan).map_err(from_planning)?;
         check_output(&optimized, &self.tables, visible)?;
-
         let fingerprint = hex::encode(Sm3::digest(
             optimized.display_indent().to_string().as_bytes(),
         ));

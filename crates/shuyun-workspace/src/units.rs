@@ -81,22 +81,32 @@ struct Digest {
     signature: Signature,
 }
 
+/// What a digest function reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum DigestKind {
-    /// Of a visible unit value.
+pub(crate) enum DigestKind {
+    /// A visible unit value.
     Value,
-    /// Of a raw value below the guard's masks.
+    /// A raw value directly above a scan, where the guard's mask reuses
+    /// the raw field's name for its pseudonym. Its function is declared
+    /// volatile so that the optimizer never moves it above the mask (where
+    /// the name means the pseudonym); its values are the same.
     Raw,
-    /// Of a stored digest (the hidden column written at ingest).
+    /// A stored digest (the hidden column written at ingest). A missing
+    /// one is an error, never a unit left out of the checks.
     Stored,
 }
 
-fn digest_fn(
+/// The digest function of `kind` under the agreement's digest keys and
+/// the platform's unit digest key.
+pub(crate) fn digest_udf(
     agreement: (u64, u64),
     platform: UnitDigestKey,
     kind: DigestKind,
-    volatility: Volatility,
 ) -> Arc<ScalarUDF> {
+    let volatility = match kind {
+        DigestKind::Raw => Volatility::Volatile,
+        DigestKind::Value | DigestKind::Stored => Volatility::Immutable,
+    };
     Arc::new(ScalarUDF::from(Digest {
         agreement,
         platform,
@@ -105,38 +115,13 @@ fn digest_fn(
     }))
 }
 
-/// The digest function under the agreement's digest keys.
-pub(crate) fn digest_udf(agreement: (u64, u64), platform: UnitDigestKey) -> Arc<ScalarUDF> {
-    digest_fn(
-        agreement,
-        platform,
-        DigestKind::Value,
-        Volatility::Immutable,
-    )
-}
-
-/// The same digest, for a raw value directly above a scan, where the
-/// guard's mask reuses the raw field's name for its pseudonym. It is
-/// declared volatile so that the optimizer never moves it above the mask
-/// (where the name means the pseudonym); its values are the same.
-pub(crate) fn raw_digest_udf(agreement: (u64, u64), platform: UnitDigestKey) -> Arc<ScalarUDF> {
-    digest_fn(agreement, platform, DigestKind::Raw, Volatility::Volatile)
-}
-
-/// The same digest from the stored digests of a scan. A missing stored
-/// digest is an error, never a unit left out of the checks.
-pub(crate) fn stored_digest_udf(agreement: (u64, u64), platform: UnitDigestKey) -> Arc<ScalarUDF> {
-    digest_fn(
-        agreement,
-        platform,
-        DigestKind::Stored,
-        Volatility::Immutable,
-    )
-}
-
 impl Digest {
     fn hash(&self, bytes: &[u8]) -> u64 {
         unit_digest::for_agreement(self.platform.bytes(bytes), self.agreement)
+    }
+
+    fn hash_int(&self, v: i64) -> u64 {
+        unit_digest::for_agreement(self.platform.int(v), self.agreement)
     }
 
     fn stored(&self, a: &ArrayRef) -> Result<UInt64Array> {
@@ -161,7 +146,7 @@ impl Digest {
         macro_rules! ints {
             ($t:ty) => {{
                 for v in a.as_primitive::<$t>().iter() {
-                    out.append_option(v.map(|v| self.hash(&i64::from(v).to_le_bytes())));
+                    out.append_option(v.map(|v| self.hash_int(i64::from(v))));
                 }
             }};
         }
@@ -1141,7 +1126,7 @@ mod tests {
     const PLATFORM: [u8; 16] = *b"units-test-key!!";
 
     fn digest(keys: (u64, u64), v: &str) -> u64 {
-        let d = digest_udf(keys, UnitDigestKey::from_bytes(PLATFORM));
+        let d = digest_udf(keys, UnitDigestKey::from_bytes(PLATFORM), DigestKind::Value);
         let a: ArrayRef = Arc::new(StringArray::from(vec![v]));
         let args = ScalarFunctionArgs {
             args: vec![ColumnarValue::Array(a)],

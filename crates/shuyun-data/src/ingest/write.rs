@@ -57,13 +57,23 @@ pub(crate) struct Written {
 /// the unit field in the validated batches.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct UnitDigests {
-    pub(crate) key: UnitDigestKey,
-    pub(crate) field: usize,
+    key: UnitDigestKey,
+    field: usize,
 }
 
 impl UnitDigests {
-    /// The digests of one batch's units; `None` when the unit column is
-    /// neither text nor integer (then none are stored).
+    /// Digests of the unit at `field` of `schema`, if it is text or
+    /// integers (others are not stored).
+    pub(crate) fn new(key: UnitDigestKey, schema: &SchemaRef, field: usize) -> Option<Self> {
+        matches!(
+            schema.fields().get(field).map(|f| f.data_type()),
+            Some(DataType::Utf8 | DataType::Int64)
+        )
+        .then_some(Self { key, field })
+    }
+
+    /// The digests of one batch's units (`None` only for a batch whose
+    /// unit column is not of the schema's type).
     fn column(&self, batch: &RecordBatch) -> Option<ArrayRef> {
         let a = batch.column(self.field);
         let digests: UInt64Array = match a.data_type() {
@@ -122,12 +132,6 @@ impl ParquetSink {
         digests: Option<UnitDigests>,
         out: mpsc::Sender<Bytes>,
     ) -> Self {
-        let digests = digests.filter(|d| {
-            matches!(
-                schema.fields().get(d.field).map(|f| f.data_type()),
-                Some(DataType::Utf8 | DataType::Int64)
-            )
-        });
         let schema = match digests {
             Some(_) => {
                 let mut fields: Vec<FieldRef> = schema.fields().iter().cloned().collect();
@@ -160,10 +164,10 @@ impl ParquetSink {
         let Some(run) = &mut self.run else {
             return false;
         };
-        let mut batch = match self.digests.and_then(|d| d.column(&batch)) {
-            Some(digests) => {
+        let mut batch = match self.digests {
+            Some(d) => {
                 let mut columns = batch.columns().to_vec();
-                columns.push(digests);
+                columns.extend(d.column(&batch));
                 match RecordBatch::try_new(self.schema.clone(), columns) {
                     Ok(b) => b,
                     Err(e) => {
