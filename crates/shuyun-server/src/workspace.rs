@@ -24,7 +24,7 @@ use shuyun_domain::DomainError;
 use shuyun_domain::authorization::scope::{AccessRequest, Decision};
 use shuyun_domain::catalogue::{PiTag, Schema};
 use shuyun_domain::workspace::linkage::{LinkageRisk, OutputShape, SourceUse, assess};
-use shuyun_domain::workspace::{OutputPolicy, QueryOutcome, UnitDigestKey};
+use shuyun_domain::workspace::{OutputPolicy, QueryOutcome, ReleasedCell, UnitDigestKey};
 use shuyun_store::accounts::Principal;
 use shuyun_store::workspace::{QueryRecord, StoredQuery};
 use shuyun_workspace::{
@@ -92,7 +92,8 @@ pub struct Workspaces {
     /// Synthetic look-alikes by (resource, data version), in memory.
     synthetic: tokio::sync::Mutex<SyntheticCache>,
     /// Each scenario's released cells (sketches of keyed unit digests), against which
-    /// new results are checked for differencing; in memory, bounded.
+    /// new results are checked for differencing: loaded from the store on a scenario's
+    /// first query, then kept here (bounded) and recorded with each query.
     histories: Mutex<HashMap<i64, ResultHistory>>,
 }
 
@@ -248,14 +249,6 @@ impl Workspaces {
                 .iter()
                 .any(|s| f.get(&(agreement_id, *s)).is_some_and(|e| *e > epoch))
         })
-    }
-
-    /// The differencing history of a scenario's real results.
-    fn history(&self, scenario_id: i64) -> Option<ResultHistory> {
-        self.histories
-            .lock()
-            .ok()
-            .map(|mut h| h.entry(scenario_id).or_default().clone())
     }
 
     /// Queries running now (for tests and metrics).
@@ -849,7 +842,7 @@ pub async fn run(
         history: if synthetic {
             None
         } else {
-            state.workspaces.history(scenario_id)
+            Some(history(state, scenario_id).await?)
         },
         noise,
     };
@@ -922,6 +915,7 @@ pub async fn run(
                     detail,
                     epsilon: Default::default(),
                 },
+                &[],
                 now,
             )
             .await?;
@@ -1000,6 +994,7 @@ async fn budget_allows(
             detail: json!({"code": code, "message": message}),
             epsilon: Default::default(),
         },
+        &[],
         state.now(),
     )
     .await?;
@@ -1008,13 +1003,35 @@ async fn budget_allows(
     Err(e)
 }
 
+/// The differencing history of a scenario's real results: in memory once
+/// loaded, from the store (what its queries recorded) on first use, so a
+/// restart forgets nothing.
+async fn history(state: &AppState, scenario_id: i64) -> Result<ResultHistory, RunError> {
+    let histories = &state.workspaces.histories;
+    let poisoned = || RunError::internal("differencing histories poisoned");
+    if let Some(h) = histories.lock().map_err(|_| poisoned())?.get(&scenario_id) {
+        return Ok(h.clone());
+    }
+    let cells = state.store.differencing_history(scenario_id).await?;
+    let loaded = ResultHistory::with_cells(ResultHistory::DEFAULT_MAX_CELLS, cells);
+    // A query that loaded it first wins: its cells may already be newer.
+    Ok(histories
+        .lock()
+        .map_err(|_| poisoned())?
+        .entry(scenario_id)
+        .or_insert(loaded)
+        .clone())
+}
+
+/// Record a query with the cells it added to the differencing history.
 async fn record(
     state: &AppState,
     p: &Principal,
     rec: QueryRecord,
+    released: &[ReleasedCell],
     now: i64,
 ) -> Result<StoredQuery, RunError> {
-    Ok(state.store.record_query(p, rec, now).await?)
+    Ok(state.store.record_query(p, rec, released, now).await?)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1033,6 +1050,7 @@ async fn shown(
     let csv = to_csv(&columns, &rows);
     let result_sm3 = hex::encode(shuyun_ledger::sm3(csv.as_bytes()));
     let a = out.audit;
+    let released = out.released;
     // Noise on synthetic data protects nobody and costs nothing.
     let epsilon = a.epsilon.filter(|_| !synthetic).unwrap_or_default();
     let outcome = if a.check.rows_suppressed > 0 {
@@ -1058,6 +1076,7 @@ async fn shown(
             detail: check.clone(),
             epsilon,
         },
+        &released,
         now,
     )
     .await?;

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_tickets.sql")),
     (6, include_str!("../migrations/0006_authorization.sql")),
     (7, include_str!("../migrations/0007_workspace.sql")),
+    (8, include_str!("../migrations/0008_differencing.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -3,13 +3,17 @@
 //! resources and fields touched, rows scanned, result hash, outcome) in
 //! the ledger; the release of a checked result out of the domain after
 //! two reviewers of the implementing institution approve it; the linkage
-//! alerts queue; and each agreement's differential-privacy budget, spent
-//! in the same transaction as the query that uses it.
+//! alerts queue; each agreement's differential-privacy budget, spent
+//! in the same transaction as the query that uses it; and each scenario's
+//! differencing history (migration `0008_differencing.sql`), the sketches
+//! of the cells its queries released, recorded with the query.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use shuyun_domain::workspace::differencing::HISTORY_CELLS;
 use shuyun_domain::workspace::{
-    Budget, Epsilon, OutputPolicy, QueryOutcome, ReleaseAction, ReleaseState,
+    Budget, Epsilon, OutputPolicy, QueryOutcome, ReleaseAction, ReleaseState, ReleasedCell,
+    UnitSketch,
 };
 use shuyun_domain::{DomainError, ErrorCode, Permission, Role, policy};
 use sqlx::Row;
@@ -192,12 +196,15 @@ impl Store {
     /// Record a query the workspace ran or refused for the caller (an
     /// operator) in one of its organisation's scenarios: the row, its
     /// ledger entry, the privacy loss spent (refused, changing nothing,
-    /// when the agreement's budget cannot cover it) and, for a linkage
-    /// stop, the alert — all in one transaction.
+    /// when the agreement's budget cannot cover it), the cells it added to
+    /// the scenario's differencing history (`released`; the newest
+    /// [`HISTORY_CELLS`] of a scenario are kept) and, for a linkage stop,
+    /// the alert — all in one transaction.
     pub async fn record_query(
         &self,
         p: &Principal,
         rec: QueryRecord,
+        released: &[ReleasedCell],
         now_ms: i64,
     ) -> StoreResult<StoredQuery> {
         if p.role != Role::Operator {
@@ -210,6 +217,12 @@ impl Store {
             return Err(
                 DomainError::invalid("sql", "a query has at most 100000 characters").into(),
             );
+        }
+        if !released.is_empty() && (rec.synthetic || !rec.outcome.showed_result()) {
+            return Err(DomainError::internal(
+                "only a shown result of the real data adds to the differencing history",
+            )
+            .into());
         }
         let mut tx = self.begin(now_ms).await?;
         if rec.epsilon.0 > 0 {
@@ -272,6 +285,29 @@ impl Store {
                 "outcome": rec.outcome, "epsilon_micros": rec.epsilon.0,
             }),
         ));
+        for cell in released {
+            sqlx::query(
+                "INSERT INTO workspace_released_cells (scenario_id, query_id, distinct_units, sketch) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(sc.id)
+            .bind(id)
+            .bind(i64::from(cell.distinct))
+            .bind(cell.sketch.to_bytes())
+            .execute(tx.conn())
+            .await?;
+        }
+        if !released.is_empty() {
+            sqlx::query(
+                "DELETE FROM workspace_released_cells WHERE scenario_id = $1 AND id <= \
+                 (SELECT id FROM workspace_released_cells WHERE scenario_id = $1 \
+                  ORDER BY id DESC LIMIT 1 OFFSET $2)",
+            )
+            .bind(sc.id)
+            .bind(i64::try_from(HISTORY_CELLS).unwrap_or(i64::MAX))
+            .execute(tx.conn())
+            .await?;
+        }
         if rec.outcome == QueryOutcome::LinkageStopped {
             let alert: i64 = sqlx::query(
                 "INSERT INTO workspace_alerts (query_id, agreement_id, operator_org_id, kind, detail, state, created_at) \
@@ -294,6 +330,34 @@ impl Store {
         }
         tx.commit().await?;
         self.workspace_query(p, id).await
+    }
+
+    /// A scenario's differencing history as recorded with its queries
+    /// (oldest first, at most [`HISTORY_CELLS`]), for the workspace to
+    /// check new results against after a restart. Sketches only; no route
+    /// serves them.
+    pub async fn differencing_history(&self, scenario_id: i64) -> StoreResult<Vec<ReleasedCell>> {
+        let rows = sqlx::query(
+            "SELECT distinct_units, sketch FROM workspace_released_cells WHERE scenario_id = $1 \
+             ORDER BY id DESC LIMIT $2",
+        )
+        .bind(scenario_id)
+        .bind(i64::try_from(HISTORY_CELLS).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut cells = rows
+            .iter()
+            .map(|r| {
+                let sketch = UnitSketch::from_bytes(&r.try_get::<Vec<u8>, _>("sketch")?)
+                    .ok_or_else(|| DomainError::internal("a stored cell sketch is unreadable"))?;
+                Ok(ReleasedCell {
+                    sketch,
+                    distinct: r.try_get::<i64, _>("distinct_units")? != 0,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        cells.reverse();
+        Ok(cells)
     }
 
     /// One query, as the caller may see it.

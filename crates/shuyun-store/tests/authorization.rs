@@ -44,6 +44,7 @@ both_backends!(
     disclosure,
     prohibitions,
     workspace_audit_and_release,
+    differencing_history,
 );
 
 fn credit_code(n: usize, kind: OrgKind) -> shuyun_domain::CreditCode {
@@ -1930,20 +1931,25 @@ async fn workspace_audit_and_release(backend: Backend) {
     // Only the scenario's operator records queries.
     assert_eq!(
         code_of(
-            s.record_query(&w.institution, rec(QueryOutcome::Shown, false, 0.0), now)
-                .await
+            s.record_query(
+                &w.institution,
+                rec(QueryOutcome::Shown, false, 0.0),
+                &[],
+                now
+            )
+            .await
         ),
         ErrorCode::Forbidden
     );
     assert_eq!(
         code_of(
-            s.record_query(&w.op2, rec(QueryOutcome::Shown, false, 0.0), now)
+            s.record_query(&w.op2, rec(QueryOutcome::Shown, false, 0.0), &[], now)
                 .await
         ),
         ErrorCode::NotFound
     );
     let q = s
-        .record_query(&w.op1, rec(QueryOutcome::Shown, false, 0.0), now)
+        .record_query(&w.op1, rec(QueryOutcome::Shown, false, 0.0), &[], now)
         .await
         .expect("query");
     assert_eq!((q.agreement_id, q.record.rows_scanned), (agreement, 1200));
@@ -1974,7 +1980,7 @@ async fn workspace_audit_and_release(backend: Backend) {
     // A release is the checked result, nothing else; synthetic results and
     // refused queries never leave.
     let synthetic = s
-        .record_query(&w.op1, rec(QueryOutcome::Shown, true, 0.0), now)
+        .record_query(&w.op1, rec(QueryOutcome::Shown, true, 0.0), &[], now)
         .await
         .expect("synthetic");
     assert_eq!(
@@ -1992,7 +1998,7 @@ async fn workspace_audit_and_release(backend: Backend) {
         ErrorCode::Conflict
     );
     let refused = s
-        .record_query(&w.op1, rec(QueryOutcome::Refused, false, 0.0), now)
+        .record_query(&w.op1, rec(QueryOutcome::Refused, false, 0.0), &[], now)
         .await
         .expect("refused");
     assert_eq!(
@@ -2145,9 +2151,14 @@ async fn workspace_audit_and_release(backend: Backend) {
     );
 
     // A linkage stop raises an alert for the institution.
-    s.record_query(&w.op1, rec(QueryOutcome::LinkageStopped, false, 0.0), now)
-        .await
-        .expect("linkage");
+    s.record_query(
+        &w.op1,
+        rec(QueryOutcome::LinkageStopped, false, 0.0),
+        &[],
+        now,
+    )
+    .await
+    .expect("linkage");
     let alerts = s.workspace_alerts(&w.institution).await.expect("alerts");
     assert_eq!((alerts.len(), alerts[0].state.as_str()), (1, "open"));
     assert_eq!(
@@ -2176,7 +2187,7 @@ async fn workspace_audit_and_release(backend: Backend) {
     // the query; beyond it, refused and nothing recorded.
     assert_eq!(
         code_of(
-            s.record_query(&w.op1, rec(QueryOutcome::Shown, false, 0.5), now)
+            s.record_query(&w.op1, rec(QueryOutcome::Shown, false, 0.5), &[], now)
                 .await
         ),
         ErrorCode::Conflict
@@ -2189,7 +2200,7 @@ async fn workspace_audit_and_release(backend: Backend) {
     s.set_privacy_budget(&w.institution, agreement, one, now)
         .await
         .expect("budget");
-    s.record_query(&w.op1, rec(QueryOutcome::Shown, false, 0.6), now)
+    s.record_query(&w.op1, rec(QueryOutcome::Shown, false, 0.6), &[], now)
         .await
         .expect("noisy");
     let before = s
@@ -2198,7 +2209,7 @@ async fn workspace_audit_and_release(backend: Backend) {
         .expect("list")
         .len();
     let e = s
-        .record_query(&w.op1, rec(QueryOutcome::Shown, false, 0.5), now)
+        .record_query(&w.op1, rec(QueryOutcome::Shown, false, 0.5), &[], now)
         .await
         .expect_err("over budget")
         .into_domain();
@@ -2267,5 +2278,99 @@ async fn workspace_audit_and_release(backend: Backend) {
         20
     );
     assert!(s.verify_ledger().await.expect("verify").ok());
+    w.finish().await;
+}
+
+/// A scenario's differencing history: the cells a shown query released
+/// are recorded with it and read back oldest first, the newest
+/// `HISTORY_CELLS` kept; cells come only with a shown result of the real
+/// data; another scenario's history is its own.
+async fn differencing_history(backend: Backend) {
+    use shuyun_domain::workspace::differencing::HISTORY_CELLS;
+    use shuyun_domain::workspace::{QueryOutcome, ReleasedCell, UnitSketch};
+    use shuyun_store::workspace::QueryRecord;
+
+    let w = world(backend).await;
+    let s = &w.store;
+    let (_agreement, scenario) = w.active_agreement().await;
+    let now = at("2026-11-02", 10);
+    let rec = |outcome: QueryOutcome, synthetic: bool| QueryRecord {
+        scenario_id: scenario,
+        synthetic,
+        sql: "SELECT count(*) AS n FROM enterprise_credit".into(),
+        plan_fingerprint: "cd".repeat(32),
+        resources: vec![w.credit.clone()],
+        fields: Vec::new(),
+        rows_scanned: 10,
+        result_sm3: String::new(),
+        outcome,
+        detail: json!({}),
+        epsilon: Default::default(),
+    };
+    // Small sketches keep the test quick; their size is the engine's.
+    let cell = |units: std::ops::Range<u64>, distinct: bool| {
+        let mut sketch = UnitSketch::new(3);
+        for u in units {
+            sketch.add(u.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        }
+        ReleasedCell { sketch, distinct }
+    };
+    assert!(
+        s.differencing_history(scenario)
+            .await
+            .expect("empty")
+            .is_empty()
+    );
+
+    let first = [cell(0..100, true), cell(0..50, false)];
+    s.record_query(&w.op1, rec(QueryOutcome::Shown, false), &first, now)
+        .await
+        .expect("first");
+    let second = [cell(0..98, true)];
+    s.record_query(
+        &w.op1,
+        rec(QueryOutcome::PartlySuppressed, false),
+        &second,
+        now,
+    )
+    .await
+    .expect("second");
+    let kept = s.differencing_history(scenario).await.expect("history");
+    assert_eq!(kept, [first.as_slice(), second.as_slice()].concat());
+
+    // Refused and synthetic queries add nothing, and a record that claims
+    // otherwise is refused whole.
+    for (outcome, synthetic) in [(QueryOutcome::Refused, false), (QueryOutcome::Shown, true)] {
+        let before = s
+            .workspace_queries(&w.op1, scenario, 100)
+            .await
+            .expect("queries")
+            .len();
+        assert!(
+            s.record_query(&w.op1, rec(outcome, synthetic), &second, now)
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            s.workspace_queries(&w.op1, scenario, 100)
+                .await
+                .expect("queries")
+                .len(),
+            before,
+            "nothing recorded"
+        );
+    }
+    assert_eq!(s.differencing_history(scenario).await.expect("same"), kept);
+
+    // Only the newest cells are kept.
+    let many: Vec<ReleasedCell> = (0..HISTORY_CELLS as u64)
+        .map(|n| cell(n..n + 20, true))
+        .collect();
+    s.record_query(&w.op1, rec(QueryOutcome::Shown, false), &many, now)
+        .await
+        .expect("many");
+    let kept = s.differencing_history(scenario).await.expect("bounded");
+    assert_eq!(kept.len(), HISTORY_CELLS);
+    assert_eq!(kept, many);
     w.finish().await;
 }

@@ -51,11 +51,10 @@ use futures::TryStreamExt;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use shuyun_domain::workspace::checks::{CellStats, Magnitude, OutputPolicy, published_total};
-use shuyun_domain::workspace::differencing::{ReleasedCell, check_sketch_history};
+use shuyun_domain::workspace::differencing::{HISTORY_CELLS, ReleasedCell, check_sketch_history};
 use shuyun_domain::workspace::{Epsilon, Mechanism, Suppression, UnitSet, UnitSketch};
 
 use crate::error::{WorkspaceError, WorkspaceResult};
-use crate::units::sketch_of;
 
 /// The name of the check node in plans.
 pub const CHECK_NODE: &str = "ShuyunCheck";
@@ -64,7 +63,7 @@ pub const CHECK_NODE: &str = "ShuyunCheck";
 
 /// A scenario's released cells, for differencing protection: the
 /// [`UnitSketch`] (of keyed digests of the units, meaningless outside the
-/// agreement; a few kilobytes whatever the cell's size) of every cell
+/// agreement; 6.4 KB at k = 10 whatever the cell's size) of every cell
 /// released so far, oldest first, at most `max_cells` of them (the oldest
 /// are forgotten first; a cell equal to one kept is not kept twice).
 ///
@@ -85,8 +84,9 @@ struct History {
 }
 
 impl ResultHistory {
-    /// The default bound: 5,000 cells (about 26 MB at k = 10).
-    pub const DEFAULT_MAX_CELLS: usize = 5_000;
+    /// The default bound ([`HISTORY_CELLS`]: 5,000 cells, about 32 MB at
+    /// k = 10).
+    pub const DEFAULT_MAX_CELLS: usize = HISTORY_CELLS;
 
     /// An empty history keeping at most `max_cells` cells.
     pub fn new(max_cells: usize) -> Self {
@@ -98,6 +98,20 @@ impl ResultHistory {
 
     fn lock(&self) -> MutexGuard<'_, History> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A history holding `cells` (oldest first; the oldest beyond
+    /// `max_cells` are forgotten, equal cells kept once), as a store gives
+    /// them back after a restart.
+    pub fn with_cells(max_cells: usize, cells: impl IntoIterator<Item = ReleasedCell>) -> Self {
+        let h = Self::new(max_cells);
+        {
+            let mut g = h.lock();
+            for c in cells {
+                g.push(&c);
+            }
+        }
+        h
     }
 
     /// Cells remembered.
@@ -150,12 +164,15 @@ impl History {
         }
     }
 
-    fn push(&mut self, cell: ReleasedCell) {
-        if cell.sketch.rows() == 0 || self.cells.contains(&cell) {
-            return;
+    /// Remember a released cell; `false` when it adds nothing (no units,
+    /// or a cell equal to one kept).
+    fn push(&mut self, cell: &ReleasedCell) -> bool {
+        if cell.sketch.rows() == 0 || self.cells.contains(cell) {
+            return false;
         }
-        self.cells.push_back(cell);
+        self.cells.push_back(cell.clone());
         self.evict();
+        true
     }
 
     /// The size of the small group a new cell differs from an earlier
@@ -281,6 +298,8 @@ pub(crate) struct CellReport {
     pub totals_recomputed: usize,
     pub rounded_to: Option<u32>,
     pub noise: Option<NoiseApplied>,
+    /// The cells this query added to the history.
+    pub released: Vec<ReleasedCell>,
 }
 
 // ---- The plan of the checks ---------------------------------------------------
@@ -782,7 +801,7 @@ pub(crate) fn check_cells(
             let sk = if b.is_null(r) {
                 None
             } else {
-                sketch_of(b.value(r))
+                UnitSketch::from_bytes(b.value(r))
             };
             s.push(sk.ok_or_else(|| WorkspaceError::internal("a malformed cell sketch"))?);
         }
@@ -1096,10 +1115,13 @@ pub(crate) fn check_cells(
         for (r, s) in sketches.into_iter().enumerate() {
             if keep[r] {
                 for sketch in s {
-                    h.push(ReleasedCell {
+                    let cell = ReleasedCell {
                         sketch,
                         distinct: plan.rows_are_units,
-                    });
+                    };
+                    if h.push(&cell) {
+                        report.released.push(cell);
+                    }
                 }
             }
         }

@@ -35,6 +35,7 @@ use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use futures::StreamExt;
 use shuyun_domain::workspace::checks::OutputPolicy;
+use shuyun_domain::workspace::differencing::ReleasedCell;
 use shuyun_domain::workspace::{Epsilon, Suppression, UnitDigestKey};
 use sm3::{Digest, Sm3};
 
@@ -191,6 +192,10 @@ pub struct QueryOutput {
     pub schema: SchemaRef,
     pub batches: Vec<RecordBatch>,
     pub audit: AuditFacts,
+    /// The cells this query added to the scenario's differencing history
+    /// ([`RunOptions::history`]), for the caller to keep with the query's
+    /// record so that the history outlives the process.
+    pub released: Vec<ReleasedCell>,
 }
 
 impl QueryOutput {
@@ -456,7 +461,7 @@ impl Workspace {
         drop(stream);
         let rows_scanned = scanned_rows(physical.as_ref());
 
-        let (batches, check) = self.apply_unit_check(batches, rows, &unit_check)?;
+        let (batches, check, released) = self.apply_unit_check(batches, rows, &unit_check)?;
         let schema = Arc::new(
             optimized
                 .schema()
@@ -484,6 +489,7 @@ impl Workspace {
                 epsilon: check.noise.as_ref().map(|n| n.epsilon),
                 check,
             },
+            released,
         })
     }
 
@@ -545,7 +551,7 @@ impl Workspace {
         batches: Vec<RecordBatch>,
         rows: usize,
         check: &UnitCheck,
-    ) -> WorkspaceResult<(Vec<RecordBatch>, CheckOutcome)> {
+    ) -> WorkspaceResult<(Vec<RecordBatch>, CheckOutcome, Vec<ReleasedCell>)> {
         let policy = self.config.policy;
         let k = u64::from(policy.min_units);
         let mut outcome = CheckOutcome {
@@ -561,7 +567,7 @@ impl Workspace {
             reasons: Vec::new(),
         };
         match check {
-            UnitCheck::None => Ok((batches, outcome)),
+            UnitCheck::None => Ok((batches, outcome, Vec::new())),
             UnitCheck::RowLevel => {
                 let kept: Vec<RecordBatch> = batches.iter().map(|b| b.slice(0, 0)).collect();
                 outcome.rows_released = 0;
@@ -573,7 +579,7 @@ impl Workspace {
                          describes a single person or enterprise (fewer than {k} units)"
                     ));
                 }
-                Ok((kept, outcome))
+                Ok((kept, outcome, Vec::new()))
             }
             UnitCheck::Cells(cells) => {
                 let report = match cells.take_report() {
@@ -589,7 +595,7 @@ impl Workspace {
                 outcome.rounded_to = report.rounded_to;
                 outcome.reasons = reasons(&policy, &report);
                 outcome.noise = report.noise;
-                Ok((batches, outcome))
+                Ok((batches, outcome, report.released))
             }
         }
     }

@@ -26,7 +26,6 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, EmitTo, GroupsAccumulator,
     ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-use shuyun_domain::workspace::differencing::Bucket;
 use shuyun_domain::workspace::{UnitDigestKey, UnitSketch, unit_digest};
 
 /// The name of the digest function in plans.
@@ -911,7 +910,7 @@ impl GroupsAccumulator for MagnitudeGroups {
 // ---- Sketches -------------------------------------------------------------------
 
 /// `shuyun_sketch(digest)`: the cell's [`UnitSketch`] (for differencing),
-/// as bytes ([`sketch_bytes`]); every occurrence counts (a multiset).
+/// as bytes ([`UnitSketch::to_bytes`]); every occurrence counts (a multiset).
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Sketch {
     buckets: usize,
@@ -923,38 +922,6 @@ pub(crate) fn sketch_udaf(buckets: usize) -> Arc<AggregateUDF> {
         buckets,
         signature: Signature::exact(vec![DataType::UInt64], Volatility::Immutable),
     }))
-}
-
-/// A sketch as bytes: rows, then per bucket count, keys, check (little
-/// endian).
-pub(crate) fn sketch_bytes(s: &UnitSketch, out: &mut Vec<u8>) {
-    out.extend_from_slice(&s.rows().to_le_bytes());
-    for b in s.buckets() {
-        out.extend_from_slice(&b.count.to_le_bytes());
-        out.extend_from_slice(&b.keys.to_le_bytes());
-        out.extend_from_slice(&b.check.to_le_bytes());
-    }
-}
-
-/// The sketch of [`sketch_bytes`].
-pub(crate) fn sketch_of(bytes: &[u8]) -> Option<UnitSketch> {
-    let (rows, rest) = bytes.split_first_chunk::<8>()?;
-    if !rest.len().is_multiple_of(32) {
-        return None;
-    }
-    let buckets = rest
-        .chunks_exact(32)
-        .map(|c| {
-            let (count, c) = c.split_first_chunk::<8>()?;
-            let (keys, check) = c.split_first_chunk::<16>()?;
-            Some(Bucket {
-                count: i64::from_le_bytes(*count),
-                keys: i128::from_le_bytes(*keys),
-                check: u64::from_le_bytes(check.try_into().ok()?),
-            })
-        })
-        .collect::<Option<Vec<_>>>()?;
-    UnitSketch::from_parts(u64::from_le_bytes(*rows), buckets)
 }
 
 impl AggregateUDFImpl for Sketch {
@@ -1024,11 +991,11 @@ impl SketchGroups {
         self.made -= sketches.iter().filter(|s| s.is_some()).count();
         let empty = UnitSketch::new(self.buckets);
         let mut b =
-            BinaryBuilder::with_capacity(sketches.len(), sketches.len() * 32 * self.buckets);
+            BinaryBuilder::with_capacity(sketches.len(), sketches.len() * (8 + 8 * self.buckets));
         let mut buf = Vec::new();
         for s in &sketches {
             buf.clear();
-            sketch_bytes(s.as_ref().unwrap_or(&empty), &mut buf);
+            s.as_ref().unwrap_or(&empty).write_bytes(&mut buf);
             b.append_value(&buf);
         }
         Arc::new(b.finish())
@@ -1093,7 +1060,7 @@ impl GroupsAccumulator for SketchGroups {
             if v.is_null(r) {
                 continue;
             }
-            let Some(part) = sketch_of(v.value(r)) else {
+            let Some(part) = UnitSketch::from_bytes(v.value(r)) else {
                 return exec_err!("{SKETCH_FN}: a malformed partial sketch");
             };
             if !self.at(*g).merge(&part) {
@@ -1113,7 +1080,7 @@ impl GroupsAccumulator for SketchGroups {
 
     fn size(&self) -> usize {
         self.sketches.capacity() * std::mem::size_of::<Option<UnitSketch>>()
-            + self.made * 32 * self.buckets
+            + self.made * 8 * self.buckets
     }
 }
 
@@ -1176,19 +1143,6 @@ mod tests {
         );
         let gap: ArrayRef = Arc::new(UInt64Array::from(vec![Some(1), None]));
         assert!(stored.digests(&gap).is_err());
-    }
-
-    #[test]
-    fn sketches_survive_their_bytes() {
-        let mut s = UnitSketch::for_min_units(10);
-        for d in [1u64, 99, u64::MAX, 7] {
-            s.add(d);
-        }
-        let mut bytes = Vec::new();
-        sketch_bytes(&s, &mut bytes);
-        assert_eq!(sketch_of(&bytes), Some(s));
-        assert_eq!(sketch_of(&bytes[..bytes.len() - 1]), None);
-        assert_eq!(sketch_of(&[]), None);
     }
 
     #[test]

@@ -428,18 +428,23 @@ async fn all_but_one_after_all_is_caught_as_differencing() {
     let out = run_with(&f.ws, all, opts()).await;
     assert_eq!(out.rows().len(), 1);
     assert_eq!(history.cells(), 1);
+    // What the caller keeps with the query's record.
+    assert_eq!(out.released.len(), 1);
+    let mut recorded = out.released.clone();
 
     let out = run_with(&f.ws, &but_one, opts()).await;
     assert!(out.rows().is_empty(), "{:?}", out.rows());
+    assert!(out.released.is_empty(), "a withheld cell is not recorded");
     let c = &out.audit.check;
     assert_eq!(c.suppressed.differencing, 1, "{c:?}");
     assert!(
         c.reasons.iter().any(|r| r.contains("differencing")),
         "{c:?}"
     );
-    // The same population again reveals nothing new.
+    // The same population again reveals nothing new (and adds nothing).
     let out = run_with(&f.ws, all, opts()).await;
     assert_eq!(out.rows().len(), 1);
+    assert!(out.released.is_empty(), "{:?}", out.released);
     // Two large, different groups are fine.
     let out = run_with(
         &f.ws,
@@ -448,6 +453,7 @@ async fn all_but_one_after_all_is_caught_as_differencing() {
     )
     .await;
     assert_eq!(out.rows(), vec![row(&["23"])]);
+    recorded.extend(out.released.iter().cloned());
     let out = run_with(
         &f.ws,
         "SELECT district, count(*) AS n FROM firms GROUP BY district",
@@ -455,6 +461,8 @@ async fn all_but_one_after_all_is_caught_as_differencing() {
     )
     .await;
     assert_eq!(out.rows().len(), 2);
+    // Both cells are populations released before.
+    assert!(out.released.is_empty(), "{:?}", out.released);
     // Without the history, the engine cannot know (the caller must pass it).
     assert_eq!(run(&f.ws, &but_one).await.rows().len(), 1);
 
@@ -468,6 +476,19 @@ async fn all_but_one_after_all_is_caught_as_differencing() {
         &but_one,
         RunOptions {
             history: Some(restored),
+            noise: None,
+        },
+    )
+    .await;
+    assert_eq!(out.audit.check.suppressed.differencing, 1);
+    // As a store gives the recorded cells back after a restart.
+    assert_eq!(recorded.len(), history.cells());
+    let reloaded = ResultHistory::with_cells(ResultHistory::DEFAULT_MAX_CELLS, recorded);
+    let out = run_with(
+        &f.ws,
+        &but_one,
+        RunOptions {
+            history: Some(reloaded),
             noise: None,
         },
     )

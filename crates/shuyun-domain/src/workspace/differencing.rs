@@ -2,21 +2,19 @@
 //! whose populations differ by a small group reveal that group by
 //! subtraction (a count of all firms in a district, then of all but one).
 //!
-//! Each released cell keeps a [`UnitSketch`] of its units: an invertible
-//! Bloom lookup table of the keyed 64-bit unit digests, of constant size
-//! whatever the cell's population (a few kilobytes for k = 10, where a
-//! set of 3.5 million digests would take 28 MB). Sketches add and
-//! subtract; the difference of two cells' sketches can be decoded
-//! ("peeled") exactly when the populations differ by a few units, which is
-//! precisely the case the rule must catch, and fails to decode when they
-//! differ by many. A new cell is checked against the cells before it.
+//! Each released cell keeps a [`UnitSketch`] of its units: a count sketch
+//! of the keyed 64-bit unit digests, of constant size whatever the cell's
+//! population (6.4 KB for k = 10, where a set of 3.5 million digests would
+//! take 28 MB), updated with two additions per row. Sketches add and
+//! subtract; comparing two cells' sketches bounds from below the units by
+//! which their populations differ on each side, so a difference of fewer
+//! than k units on each side is always caught, and one of many units never
+//! is. A new cell is checked against the cells before it.
 //!
 //! [`UnitSet`] (the sorted digests themselves) remains for what needs the
 //! units one by one (under noise, each unit in one cell only).
 
 use serde::{Deserialize, Serialize};
-
-use super::unit_digest::mix;
 
 /// The units behind a cell, as sorted, distinct 64-bit digests (keyed per
 /// agreement by the engine, so they identify nobody outside it).
@@ -96,6 +94,7 @@ pub fn check_history<'a>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::unit_digest::mix;
     use super::*;
 
     fn set(range: std::ops::Range<u64>) -> UnitSet {
@@ -140,7 +139,14 @@ mod tests {
         let but_one = sketch(1..500);
         assert_eq!(but_one.differs_by_small_group(&all, 10), Some(1));
         assert_eq!(all.differs_by_small_group(&but_one, 10), Some(1));
-        assert_eq!(all.difference(&but_one), Some((1, 0)));
+        assert_eq!(
+            all.difference(&but_one, 10),
+            Difference {
+                more: 1,
+                fewer: 0,
+                units: 1
+            }
+        );
         assert_eq!(all.differs_by_small_group(&all.clone(), 10), None);
         assert_eq!(
             sketch(0..500).differs_by_small_group(&sketch(100..600), 10),
@@ -155,9 +161,14 @@ mod tests {
             sketch(0..509).differs_by_small_group(&sketch(200..500), 10),
             None
         );
-        // Three and a half million units take the same 165 buckets.
+        // Ten in, none out: a group of k may be published.
+        assert_eq!(
+            sketch(0..510).differs_by_small_group(&sketch(0..500), 10),
+            None
+        );
+        // Three and a half million units take the same 1,024 buckets.
         let big = sketch(0..3_500_000);
-        assert_eq!(big.buckets().len(), 165);
+        assert_eq!(big.buckets().len(), 1024);
         assert_eq!(big.rows(), 3_500_000);
         assert_eq!(
             sketch(0..3_499_996).differs_by_small_group(&big, 10),
@@ -171,12 +182,21 @@ mod tests {
         // subtracting the two would reveal that row.
         let once = sketch(0..100);
         let twice = sketch((0..100).chain([42]));
-        assert_eq!(twice.difference(&once), Some((1, 0)));
         assert_eq!(twice.differs_by_small_group(&once, 10), Some(1));
-        // Multiplicities decode whatever their sign and size.
+        // Multiplicities count whatever their sign and size.
         let thrice = sketch((0..100).chain([7, 7, 7]).chain([9, 9]));
-        assert_eq!(thrice.difference(&once), Some((2, 0)));
-        assert_eq!(once.difference(&thrice), Some((0, 2)));
+        let d = thrice.difference(&once, 10);
+        assert_eq!((d.more, d.fewer, d.units), (2, 0, 2));
+        let d = once.difference(&thrice, 10);
+        assert_eq!((d.more, d.fewer, d.units), (0, 2, 2));
+        // One unit out and another in, in the same bucket, still shows.
+        let mut a = UnitSketch::new(4);
+        let mut b = UnitSketch::new(4);
+        a.add(0x0000_0001_0000_0001);
+        b.add(0x0000_0001_0000_0002);
+        let d = a.difference(&b, 10);
+        assert_eq!((d.more, d.fewer, d.units), (1, 1, 1));
+        assert_eq!(a.differs_by_small_group(&b, 10), Some(1));
     }
 
     #[test]
@@ -186,61 +206,135 @@ mod tests {
         assert_eq!(a, sketch(0..700));
         assert!(!a.merge(&UnitSketch::new(90)));
         assert_eq!(a, sketch(0..700), "a refused merge changes nothing");
-        assert_eq!(
-            UnitSketch::for_min_units(10).difference(&UnitSketch::new(90)),
-            None
-        );
-        assert!(UnitSketch::new(0).buckets().len() == 3 && UnitSketch::new(0).is_empty());
+        assert!(UnitSketch::new(0).buckets().len() == 4 && UnitSketch::new(0).is_empty());
+        assert_eq!(UnitSketch::new(90).buckets().len(), 128);
+        assert_eq!(UnitSketch::new(1 << 20).buckets().len(), 4096);
         let json = serde_json::to_string(&a).expect("json");
         assert_eq!(serde_json::from_str::<UnitSketch>(&json).expect("back"), a);
     }
 
-    /// The sizing promise: differences of up to 2(k − 1) units decode.
-    /// Deterministic trials (the same every run), for several k.
     #[test]
-    fn the_largest_small_difference_decodes() {
+    fn sketches_survive_their_bytes() {
+        let s = sketch([1u64, 99, u64::MAX, 7]);
+        let bytes = s.to_bytes();
+        assert_eq!(bytes.len(), 8 + 8 * s.buckets().len());
+        assert_eq!(UnitSketch::from_bytes(&bytes), Some(s));
+        assert_eq!(UnitSketch::from_bytes(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(
+            UnitSketch::from_bytes(&bytes[..bytes.len() - 8]),
+            None,
+            "odd buckets"
+        );
+        assert_eq!(
+            UnitSketch::from_bytes(&bytes[..bytes.len() - 16]),
+            None,
+            "not a power of two"
+        );
+        assert_eq!(UnitSketch::from_bytes(&bytes[..8]), None, "no buckets");
+        assert_eq!(UnitSketch::from_bytes(&[]), None);
+    }
+
+    /// Two cells over `base` (200 units) and `extra` more on each side.
+    fn pair(k: u32, trial: u64, more: u64, fewer: u64) -> (UnitSketch, UnitSketch) {
+        let base = trial * 1_000_000;
+        let mut a = UnitSketch::for_min_units(k);
+        let mut b = UnitSketch::for_min_units(k);
+        for u in base..base + 200 {
+            a.add(mix(u));
+            b.add(mix(u));
+        }
+        for u in 0..more {
+            a.add(mix(base + 500_000 + u));
+        }
+        for u in 0..fewer {
+            b.add(mix(base + 700_000 + u));
+        }
+        (a, b)
+    }
+
+    /// The promise: a difference of fewer than k units on each side is
+    /// never missed, whatever the collisions. Deterministic trials (the
+    /// same every run), for several k.
+    #[test]
+    fn small_differences_are_never_missed() {
         for k in [2u32, 5, 10, 20, 50] {
-            let d = 2 * (u64::from(k) - 1);
-            let trials = 2_000u64;
-            let mut decoded = 0;
-            for t in 0..trials {
-                let base = t * 1_000_000;
-                let mut a = UnitSketch::for_min_units(k);
-                let mut b = UnitSketch::for_min_units(k);
-                for u in base..base + 200 {
-                    a.add(mix(u));
-                    b.add(mix(u));
+            let k64 = u64::from(k);
+            for t in 0..2_000u64 {
+                // Sizes from (1, 0) to (k − 1, k − 1), in turn.
+                let more = t % k64;
+                let fewer = (t / k64) % k64;
+                if more + fewer == 0 {
+                    continue;
                 }
-                // Half of the difference on each side.
-                for u in 0..d {
-                    let digest = mix(base + 500_000 + u);
-                    if u % 2 == 0 {
-                        a.add(digest)
-                    } else {
-                        b.add(digest)
-                    }
-                }
-                if a.difference(&b) == Some((d.div_ceil(2), d / 2)) {
-                    decoded += 1;
-                }
+                let (a, b) = pair(k, t, more, fewer);
+                let seen = a.differs_by_small_group(&b, k);
+                assert!(
+                    seen.is_some_and(|n| n >= 1 && n <= more + fewer),
+                    "k = {k}, trial {t}: {more} + {fewer} units gave {seen:?}"
+                );
             }
-            println!("k = {k}: {decoded} of {trials} differences of {d} units decoded");
-            // Worst case: decoding fails; the pair is then taken as
-            // differing by many units (a missed check), so it must be rare.
+        }
+    }
+
+    /// The price: a pair differing by exactly k units on one side is
+    /// sometimes withheld (both sub-tables lost a unit to a collision);
+    /// by k + 1, almost never (up to k = 22, where sub-tables stop
+    /// growing).
+    #[test]
+    fn pairs_at_the_limit_are_rarely_withheld() {
+        for k in [2u32, 5, 10, 20, 22] {
+            let k64 = u64::from(k);
+            let trials = 2_000u64;
+            let withheld = |extra: u64| {
+                (0..trials)
+                    .filter(|t| {
+                        let (a, b) = pair(k, *t, k64 + extra, 0);
+                        a.differs_by_small_group(&b, k).is_some()
+                    })
+                    .count() as u64
+            };
+            let (at, above) = (withheld(0), withheld(1));
+            println!("k = {k}: withheld {at} of {trials} pairs differing by k, {above} by k + 1");
+            assert!(at * 100 <= trials * 3, "k = {k}: {at} of {trials} at k");
             assert!(
-                decoded * 1000 >= trials * 997,
-                "k = {k}: {decoded} of {trials} differences of {d} units decoded"
+                above * 1000 <= trials,
+                "k = {k}: {above} of {trials} at k + 1"
             );
         }
     }
 
+    /// A history made under one k is still checked after k changes: the
+    /// larger sketch folds into the size of the smaller.
     #[test]
-    fn large_differences_never_decode_as_small() {
+    fn sketches_made_under_different_k_compare() {
+        let make = |k: u32, units: std::ops::Range<u64>| {
+            let mut s = UnitSketch::for_min_units(k);
+            for u in units {
+                s.add(mix(u));
+            }
+            s
+        };
+        let (small, large) = (make(5, 0..500), make(20, 0..500));
+        assert_ne!(small.buckets().len(), large.buckets().len());
+        assert_eq!(
+            small.differs_by_small_group(&large, 10),
+            None,
+            "the same units"
+        );
+        assert_eq!(make(20, 0..497).differs_by_small_group(&small, 10), Some(3));
+        assert_eq!(small.differs_by_small_group(&make(20, 3..500), 10), Some(3));
+        assert_eq!(make(20, 0..300).differs_by_small_group(&small, 10), None);
+        assert_eq!(large.folded(small.buckets().len() / 2), small.buckets());
+    }
+
+    #[test]
+    fn large_differences_are_never_small() {
         for t in 0..200u64 {
             let base = t * 1_000_000;
             let a = sketch(base..base + 1000);
             let b = sketch(base + 40..base + 1000);
             assert_eq!(b.differs_by_small_group(&a, 10), None);
+            assert_eq!(a.differs_by_small_group(&b, 10), None);
         }
     }
 
@@ -261,88 +355,93 @@ mod tests {
 
 // ---- Sketches -------------------------------------------------------------------
 
-/// One bucket of a [`UnitSketch`]: occurrences, the sum of their digests
-/// and the sum of a second hash of each digest (to tell a bucket holding
-/// one unit from one holding several).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Bucket {
-    pub count: i64,
-    pub keys: i128,
-    pub check: u64,
-}
+/// The sub-tables of a sketch: each occurrence of a unit adds to one
+/// bucket of each.
+const TABLES: usize = 2;
+/// The most buckets of one sub-table: 2¹¹ (a cell's sketch is then at
+/// most 32 KB, reached at k = 23).
+const MAX_PER_TABLE: usize = 1 << 11;
 
-/// The number of hash functions (buckets per unit).
-const HASHES: usize = 3;
-
-/// Where `digest` goes in a table of `len` buckets (its bucket in each of
-/// the three sub-tables) and its purity check: both from one mix of the
-/// digest, whose low 63 bits place it (21 per sub-table) and whose whole
-/// tells a bucket holding one unit from one holding several.
+/// Where `digest` goes in each sub-table of `per` (a power of two)
+/// buckets, and what it adds there. The top bits of two 16-bit fields of
+/// the (uniform, keyed) digest, bits 48–63 and 32–47, place it, so that a
+/// sketch folds exactly into a smaller one (bucket `i` into `i >> s`). A
+/// bucket is one `u64` whose low half counts occurrences and whose high
+/// half sums the low 32 bits of their digests, so that one wrapping
+/// addition of `1 + (digest << 32)` updates both.
 #[inline]
-fn placed(len: usize, digest: u64) -> ([usize; HASHES], u64) {
-    let per = (len / HASHES) as u64;
-    let h = mix(digest);
-    let mut out = [0; HASHES];
-    for (j, o) in out.iter_mut().enumerate() {
-        let part = (h >> (21 * j)) & 0x1F_FFFF;
-        *o = j * per as usize + ((part * per) >> 21) as usize;
-    }
-    (out, h)
+fn placed(per: usize, digest: u64) -> ([usize; TABLES], u64) {
+    let shift = 16 - per.trailing_zeros();
+    let first = ((digest >> 48) >> shift) as usize;
+    let second = per + (((digest >> 32) & 0xFFFF) >> shift) as usize;
+    ([first, second], 1u64.wrapping_add(digest << 32))
 }
 
-/// Add `times` occurrences of `digest` (negative: remove).
-#[inline]
-fn apply(buckets: &mut [Bucket], digest: u64, times: i64) {
-    let (at, h) = placed(buckets.len(), digest);
-    let check = h.wrapping_mul(times as u64);
-    let keys = i128::from(digest) * i128::from(times);
-    for p in at {
-        let b = &mut buckets[p];
-        b.count += times;
-        b.keys += keys;
-        b.check = b.check.wrapping_add(check);
-    }
-}
-
-/// A cell's units as an invertible Bloom lookup table (Eppstein et al.,
-/// "What's the difference?", 2011) over keyed unit digests: each
-/// occurrence of a unit adds to one bucket in each of three equal
-/// sub-tables. The table is a multiset: a unit that occurs in three rows
-/// of a cell counts three times, so two cells over the same units but
-/// different rows of one of them differ by that unit (subtracting them
-/// would reveal that unit's rows).
+/// A cell's units as a count sketch over keyed unit digests: two
+/// sub-tables, each occurrence of a unit adding to one bucket of each
+/// (its count and the sum of a 32-bit fingerprint). The table is a
+/// multiset: a unit that occurs in three rows of a cell counts three
+/// times, so two cells over the same units but different rows of one of
+/// them differ by that unit (subtracting them would reveal that unit's
+/// rows).
 ///
-/// Sized by [`UnitSketch::for_min_units`] so that a difference of up to
-/// 2(k − 1) units decodes (the most a differencing check must see); the
-/// decoding rate is tested.
+/// Comparing two sketches bucket by bucket bounds from below the units by
+/// which the cells differ, on each side: a bucket whose count went up
+/// holds at least one unit more often in the first cell, one whose count
+/// went down one more often in the second, and one whose count is the same
+/// but whose fingerprints differ one of each. Units never hide: a
+/// difference of fewer than k units on each side is always seen as such
+/// (a differencing check never misses). Units colliding in a bucket can
+/// only make a difference look smaller, so a pair differing by exactly k
+/// units on one side is sometimes withheld as well; [`UnitSketch::buckets_for`]
+/// keeps that rare (both sub-tables must lose a unit), and the rate is
+/// tested. Sketches of different sizes (made under different k) compare
+/// after folding the larger into the size of the smaller.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct UnitSketch {
     /// Occurrences added (rows of the cell with a unit).
     rows: u64,
-    buckets: Vec<Bucket>,
+    buckets: Vec<u64>,
+}
+
+/// What comparing two sketches shows: lower bounds of the units occurring
+/// more often in the first (`more`) and in the second (`fewer`), and
+/// whether they differ at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Difference {
+    pub more: u64,
+    pub fewer: u64,
+    /// Buckets that differ in the sub-table that differs most: at least
+    /// one unit each.
+    pub units: u64,
 }
 
 impl UnitSketch {
-    /// An empty sketch of `buckets` buckets (rounded up to a multiple of
-    /// three, at least three).
+    /// An empty sketch of about `buckets` buckets: two sub-tables of a
+    /// power of two from 2 to 2,048 buckets each.
     pub fn new(buckets: usize) -> Self {
-        let per = buckets.div_ceil(HASHES).max(1);
+        let per = buckets
+            .div_ceil(TABLES)
+            .next_power_of_two()
+            .clamp(2, MAX_PER_TABLE);
         Self {
             rows: 0,
-            buckets: vec![Bucket::default(); per * HASHES],
+            buckets: vec![0; per * TABLES],
         }
     }
 
-    /// The buckets a sketch needs so that differences of fewer than `min`
-    /// units on each side (at most d = 2·(min − 1) units) decode. Decoding
-    /// fails mostly when two of the d units share all three buckets, with
-    /// probability about d²/2 per sub-table size cubed: sub-tables of
-    /// ∛(500·d²) buckets keep that near 0.1% (165 buckets in all for
-    /// k = 10, 5 KB).
+    /// The buckets a sketch needs for the minimum-count rule `min` (k):
+    /// sub-tables of at least 4·k² buckets (a power of two, at least 64),
+    /// where k units share a bucket with probability below 1/8, so both
+    /// sub-tables undercount a difference of exactly k units under 1.5% of
+    /// the time, and a difference of k + 1 units almost never. 1,024
+    /// buckets (8 KB) at k = 10. Beyond k = 22 the sub-tables stay at
+    /// 2,048 buckets: pairs differing by somewhat more than k units are
+    /// then withheld too (stricter, never weaker): at k = 100, up to about
+    /// 103 units; at k = 1,000, up to about 1,400.
     pub fn buckets_for(min: u32) -> usize {
-        let d = (2 * u64::from(min.max(2)) - 2) as f64;
-        let per = (500.0 * d * d).cbrt().ceil() as usize;
-        per.max(10) * HASHES
+        let k = min.max(2) as usize;
+        (4 * k * k).next_power_of_two().clamp(64, MAX_PER_TABLE) * TABLES
     }
 
     /// An empty sketch sized for the minimum-count rule `min` (k).
@@ -350,29 +449,66 @@ impl UnitSketch {
         Self::new(Self::buckets_for(min))
     }
 
-    /// Rebuild from parts (the engine's aggregate state).
-    pub fn from_parts(rows: u64, buckets: Vec<Bucket>) -> Option<Self> {
-        (!buckets.is_empty() && buckets.len().is_multiple_of(HASHES))
-            .then_some(Self { rows, buckets })
-    }
-
     pub fn rows(&self) -> u64 {
         self.rows
     }
 
-    pub fn buckets(&self) -> &[Bucket] {
+    /// The buckets (both sub-tables, one after the other).
+    pub fn buckets(&self) -> &[u64] {
         &self.buckets
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows == 0 && self.buckets.iter().all(|b| *b == Bucket::default())
+        self.rows == 0 && self.buckets.iter().all(|b| *b == 0)
     }
 
     /// Add one occurrence of a unit.
     #[inline]
     pub fn add(&mut self, digest: u64) {
-        apply(&mut self.buckets, digest, 1);
+        let (at, add) = placed(self.buckets.len() / TABLES, digest);
+        for p in at {
+            self.buckets[p] = self.buckets[p].wrapping_add(add);
+        }
         self.rows += 1;
+    }
+
+    /// The sketch as bytes (to keep it in a store or pass it between
+    /// partial aggregates): rows, then each bucket, little endian; 8 + 8
+    /// bytes per bucket.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + 8 * self.buckets.len());
+        self.write_bytes(&mut out);
+        out
+    }
+
+    /// Append [`UnitSketch::to_bytes`] to `out`.
+    pub fn write_bytes(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.rows.to_le_bytes());
+        for b in &self.buckets {
+            out.extend_from_slice(&b.to_le_bytes());
+        }
+    }
+
+    /// The sketch of [`UnitSketch::to_bytes`]; `None` when `bytes` are not
+    /// one.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let (rows, rest) = bytes.split_first_chunk::<8>()?;
+        let per = rest.len() / 8 / TABLES;
+        if rest.len() != per * 8 * TABLES
+            || !per.is_power_of_two()
+            || !(2..=MAX_PER_TABLE).contains(&per)
+        {
+            return None;
+        }
+        let buckets = rest
+            .chunks_exact(8)
+            .map(|c| c.try_into().map(u64::from_le_bytes))
+            .collect::<Result<Vec<_>, _>>()
+            .ok()?;
+        Some(Self {
+            rows: u64::from_le_bytes(*rows),
+            buckets,
+        })
     }
 
     /// Add another sketch of the same size (the union of disjoint rows).
@@ -383,81 +519,83 @@ impl UnitSketch {
         }
         self.rows += other.rows;
         for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
-            a.count += b.count;
-            a.keys += b.keys;
-            a.check = a.check.wrapping_add(b.check);
+            *a = a.wrapping_add(*b);
         }
         true
     }
 
-    /// The units by which `self` and `other` differ: `(a, b)` = units
-    /// occurring more often in `self`, units occurring more often in
-    /// `other`. `None` when the difference does not decode: the sketches
-    /// differ in size, or the populations differ by more units than the
-    /// sketch can list (about a third of its buckets).
-    pub fn difference(&self, other: &UnitSketch) -> Option<(u64, u64)> {
-        if other.buckets.len() != self.buckets.len() {
-            return None;
+    /// This sketch folded into sub-tables of `per` buckets (a smaller
+    /// power of two): what it would be had it been made that size.
+    fn folded(&self, per: usize) -> Vec<u64> {
+        let mine = self.buckets.len() / TABLES;
+        let shift = (mine / per).trailing_zeros();
+        let mut out = vec![0u64; per * TABLES];
+        for (i, b) in self.buckets.iter().enumerate() {
+            let (t, j) = (i / mine, i % mine);
+            let o = &mut out[t * per + (j >> shift)];
+            *o = o.wrapping_add(*b);
         }
-        let mut d: Vec<Bucket> = self
-            .buckets
-            .iter()
-            .zip(&other.buckets)
-            .map(|(a, b)| Bucket {
-                count: a.count - b.count,
-                keys: a.keys - b.keys,
-                check: a.check.wrapping_sub(b.check),
-            })
-            .collect();
-        let (mut more, mut fewer) = (0u64, 0u64);
-        let mut queue: Vec<usize> = (0..d.len()).collect();
-        // Each unit peeled empties a bucket; more peels than buckets would
-        // mean a forged bucket.
-        let mut budget = d.len();
-        while let Some(i) = queue.pop() {
-            let b = d[i];
-            if b.count == 0 {
-                continue;
+        out
+    }
+
+    /// How `self` and `other` differ (see [`Difference`]), each bound
+    /// counted up to `cap` at least (the walk stops once one side reaches
+    /// it). Sketches of different sizes compare at the smaller size.
+    pub fn difference(&self, other: &UnitSketch, cap: u64) -> Difference {
+        let folded;
+        let (a, b): (&[u64], &[u64]) = match self.buckets.len().cmp(&other.buckets.len()) {
+            std::cmp::Ordering::Equal => (&self.buckets, &other.buckets),
+            std::cmp::Ordering::Greater => {
+                folded = self.folded(other.buckets.len() / TABLES);
+                (&folded, &other.buckets)
             }
-            // A pure bucket holds one unit, `count` times.
-            let c = i128::from(b.count);
-            if b.keys % c != 0 {
-                continue;
+            std::cmp::Ordering::Less => {
+                folded = other.folded(self.buckets.len() / TABLES);
+                (&self.buckets, &folded)
             }
-            let Ok(digest) = u64::try_from(b.keys / c) else {
-                continue;
-            };
-            let (at, check) = placed(d.len(), digest);
-            if !at.contains(&i) || check.wrapping_mul(b.count as u64) != b.check {
-                continue;
+        };
+        let per = a.len() / TABLES;
+        let mut d = Difference::default();
+        for t in 0..TABLES {
+            let (mut more, mut fewer, mut both) = (0u64, 0u64, 0u64);
+            let range = t * per..(t + 1) * per;
+            for (a, b) in a[range.clone()].iter().zip(&b[range]) {
+                let x = a.wrapping_sub(*b);
+                if x == 0 {
+                    continue;
+                }
+                // The low half is the count's change (mod 2³²).
+                match (x as u32 as i32).signum() {
+                    1 => more += 1,
+                    -1 => fewer += 1,
+                    _ => both += 1,
+                }
+                if more + both >= cap || fewer + both >= cap {
+                    break;
+                }
             }
-            if budget == 0 {
-                return None;
-            }
-            budget -= 1;
-            apply(&mut d, digest, -b.count);
-            if b.count > 0 {
-                more += 1;
-            } else {
-                fewer += 1;
-            }
-            queue.extend(at);
+            d.more = d.more.max(more + both);
+            d.fewer = d.fewer.max(fewer + both);
+            d.units = d.units.max(more + fewer + both);
         }
-        d.iter()
-            .all(|b| *b == Bucket::default())
-            .then_some((more, fewer))
+        d
     }
 
     /// Whether publishing `self` after `earlier` reveals a group of fewer
     /// than `min` units: the populations differ, and on each side by fewer
-    /// than `min`. Returns the size of the revealed difference. A
-    /// difference too large to decode is not small.
+    /// than `min`. Returns (a lower bound of) the size of the revealed
+    /// difference. Never `None` for such a pair; rarely `Some` for a pair
+    /// differing by exactly `min` units on a side (see [`UnitSketch`]).
     pub fn differs_by_small_group(&self, earlier: &UnitSketch, min: u32) -> Option<u64> {
         let min = u64::from(min);
-        let (a, b) = self.difference(earlier)?;
-        (a + b > 0 && a < min && b < min).then_some(a + b)
+        let d = self.difference(earlier, min);
+        (d.units > 0 && d.more < min && d.fewer < min).then_some(d.units)
     }
 }
+
+/// The cells a scenario's differencing history keeps: the newest 5,000
+/// (about 32 MB at k = 10); older ones are forgotten first.
+pub const HISTORY_CELLS: usize = 5_000;
 
 /// A released cell as a scenario's history keeps it: its sketch, and
 /// whether each of its units occurs in one row of it (then its rows are

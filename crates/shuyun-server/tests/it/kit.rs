@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use shuyun_client::Client;
 use shuyun_ledger::NoteSigner;
+use shuyun_server::workspace::Workspaces;
 use shuyun_server::{AppState, Clock};
 use shuyun_store::testing::TestDb;
 use shuyun_store::{Backend, LedgerIdentity, Store};
@@ -21,6 +22,10 @@ pub struct App {
     /// outside the API needs it).
     pub unit_digests: shuyun_domain::workspace::UnitDigestKey,
     pub objects_dir: std::path::PathBuf,
+    /// The platform's secret, kept so that a restart keeps pseudonyms and
+    /// digests.
+    master_key: [u8; 32],
+    clock: Clock,
     db: Option<TestDb>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -42,13 +47,33 @@ impl App {
         c
     }
 
-    pub async fn stop(mut self) {
+    /// Stop serving (the store stays open).
+    async fn halt(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
         if let Some(t) = self.task.take() {
             let _ = t.await;
         }
+    }
+
+    /// Restart the server as a new process would: the same database,
+    /// objects, secret and clock, nothing kept in memory. It listens on a
+    /// new port: log in again afterwards.
+    pub async fn restart(&mut self) {
+        self.halt().await;
+        let (base, stop, task) = serve(state(
+            &self.store,
+            &self.objects_dir,
+            self.clock.clone(),
+            self.master_key,
+        ))
+        .await;
+        (self.base, self.stop, self.task) = (base, Some(stop), Some(task));
+    }
+
+    pub async fn stop(mut self) {
+        self.halt().await;
         self.store.close().await;
         if let Some(db) = self.db.take() {
             db.cleanup().await;
@@ -100,33 +125,55 @@ pub async fn spawn_app(backend: Backend) -> App {
     let objects_dir =
         std::env::temp_dir().join(format!("shuyun-objects-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&objects_dir).expect("objects dir");
+    let mut master_key = [0u8; 32];
+    rand::fill(&mut master_key);
+    let state = state(&store, &objects_dir, clock.clone(), master_key);
+    let unit_digests = state.workspaces.unit_digest_key();
+    let (base, stop, task) = serve(state).await;
+    App {
+        unit_digests,
+        base,
+        store,
+        offset,
+        objects_dir,
+        master_key,
+        clock,
+        db: Some(db),
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+fn state(store: &Store, objects_dir: &std::path::Path, clock: Clock, key: [u8; 32]) -> AppState {
     let objects: Arc<dyn object_store::ObjectStore> = Arc::new(
-        object_store::local::LocalFileSystem::new_with_prefix(&objects_dir).expect("object store"),
+        object_store::local::LocalFileSystem::new_with_prefix(objects_dir).expect("object store"),
     );
-    let state = AppState::new(store.clone(), objects, clock, false);
+    AppState::new(store.clone(), objects, clock, false).with_workspaces(Workspaces::new(
+        key,
+        shuyun_server::workspace::Limits::default(),
+    ))
+}
+
+async fn serve(
+    state: AppState,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
     let _ = state.openapi.clone();
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let s = state.clone();
     let task = tokio::spawn(async move {
-        let _ = shuyun_server::serve(listener, s, async {
+        let _ = shuyun_server::serve(listener, state, async {
             let _ = rx.await;
         })
         .await;
     });
-    App {
-        unit_digests: state.workspaces.unit_digest_key(),
-        base,
-        store,
-        offset,
-        objects_dir,
-        db: Some(db),
-        stop: Some(tx),
-        task: Some(task),
-    }
+    (base, tx, task)
 }
 
 /// Run a test body against both backends.

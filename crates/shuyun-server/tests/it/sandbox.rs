@@ -4,7 +4,8 @@
 //! developing on synthetic data, running for real, meeting the output
 //! checks and the attack corpus, asking a release out; the institution
 //! seeing the linkage alert; the regulator finding every query in the
-//! ledger; a suspension cancelling running queries.
+//! ledger; a suspension cancelling running queries; the differencing
+//! history outliving a restart.
 
 use std::time::Duration;
 
@@ -19,7 +20,11 @@ use crate::browser::{
 };
 use crate::kit::{App, second_reviewer, spawn_app};
 
-both_backends!(workspace_sql, workspace_in_chromium);
+both_backends!(
+    workspace_sql,
+    workspace_in_chromium,
+    differencing_survives_a_restart
+);
 
 const DAY: i64 = 86_400_000;
 
@@ -540,6 +545,54 @@ fn a_real_credit_code() -> String {
         .nth(col)
         .expect("value")
         .to_string()
+}
+
+/// "All firms", then, after the server restarts, "all but two": the
+/// second result would reveal the two by subtraction, and is withheld
+/// because the first one's cells were recorded with its query.
+async fn differencing_survives_a_restart(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (credit, _vehicles, scenario) = workspace_ready(&app).await;
+    let ec = table(&credit);
+    let run = format!("/api/v1/scenarios/{scenario}/workspace/queries");
+    let all = format!("SELECT count(*) AS n FROM {ec}");
+    let but_two = format!(
+        "SELECT count(*) AS n FROM (SELECT credit_code, \
+         row_number() OVER (ORDER BY credit_code) AS r FROM {ec}) e WHERE r > 2"
+    );
+    let operator = app.login("yunying1").await;
+    let first: Value = operator
+        .post(&run, &json!({ "sql": all }))
+        .await
+        .expect("all");
+    assert_eq!(first["outcome"], "shown", "{first}");
+    // Synthetic runs say nothing of real units and are not remembered.
+    let syn: Value = operator
+        .post(&run, &json!({ "sql": but_two, "synthetic": true }))
+        .await
+        .expect("synthetic");
+    assert_eq!(syn["synthetic"], true, "{syn}");
+
+    app.restart().await;
+    let operator = app.login("yunying1").await;
+    let second: Value = operator
+        .post(&run, &json!({ "sql": but_two }))
+        .await
+        .expect("but two");
+    assert_eq!(second["outcome"], "partly_suppressed", "{second}");
+    assert_eq!(second["check"]["suppressed"]["differencing"], 1, "{second}");
+    assert!(
+        second["rows"].as_array().expect("rows").is_empty(),
+        "{second}"
+    );
+    // The same query as the first adds nothing new and is shown again.
+    let again: Value = operator
+        .post(&run, &json!({ "sql": all }))
+        .await
+        .expect("again");
+    assert_eq!(again["outcome"], "shown", "{again}");
+    assert_eq!(again["rows"], first["rows"]);
+    app.stop().await;
 }
 
 /// In the portal, as a new user would: the operator opens the scenario's

@@ -34,7 +34,7 @@ async fn releases_and_alerts(backend: Backend) {
     let record = |outcome: QueryOutcome| query_record(scenario, &code, result, outcome);
     let q = app
         .store
-        .record_query(&op, record(QueryOutcome::Shown), now)
+        .record_query(&op, record(QueryOutcome::Shown), &[], now)
         .await
         .expect("query");
 
@@ -140,7 +140,7 @@ async fn releases_and_alerts(backend: Backend) {
 
     // A linkage stop reaches the institution's queue.
     app.store
-        .record_query(&op, record(QueryOutcome::LinkageStopped), now)
+        .record_query(&op, record(QueryOutcome::LinkageStopped), &[], now)
         .await
         .expect("linkage");
     let alerts: Vec<Value> = szzx.get("/api/v1/workspace/alerts").await.expect("alerts");
@@ -280,7 +280,7 @@ async fn releases_in_chromium(backend: Backend) {
     let rec = |outcome: QueryOutcome| query_record(scenario, &code, result, outcome);
     let q = app
         .store
-        .record_query(&op, rec(QueryOutcome::Shown), now)
+        .record_query(&op, rec(QueryOutcome::Shown), &[], now)
         .await
         .expect("query");
     app.store
@@ -295,7 +295,7 @@ async fn releases_in_chromium(backend: Backend) {
         .await
         .expect("request");
     app.store
-        .record_query(&op, rec(QueryOutcome::LinkageStopped), now)
+        .record_query(&op, rec(QueryOutcome::LinkageStopped), &[], now)
         .await
         .expect("linkage");
     second_reviewer(&app, now).await;
