@@ -285,17 +285,23 @@ impl Store {
                 "outcome": rec.outcome, "epsilon_micros": rec.epsilon.0,
             }),
         ));
-        for cell in released {
-            sqlx::query(
+        // A few statements whatever the number of cells (bound parameters
+        // stay well below PostgreSQL's 65,535).
+        for cells in released.chunks(1_000) {
+            let sql = format!(
                 "INSERT INTO workspace_released_cells (scenario_id, query_id, distinct_units, sketch) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(sc.id)
-            .bind(id)
-            .bind(i64::from(cell.distinct))
-            .bind(cell.sketch.to_bytes())
-            .execute(tx.conn())
-            .await?;
+                 VALUES {}",
+                self.backend.values_placeholders(cells.len(), 4)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for cell in cells {
+                q = q
+                    .bind(sc.id)
+                    .bind(id)
+                    .bind(i64::from(cell.distinct))
+                    .bind(cell.sketch.to_bytes());
+            }
+            q.execute(tx.conn()).await?;
         }
         if !released.is_empty() {
             sqlx::query(
