@@ -4,7 +4,7 @@
 //!
 //! Each released cell keeps a [`UnitSketch`] of its units: a count sketch
 //! of the keyed 64-bit unit digests, of constant size whatever the cell's
-//! population (6.4 KB for k = 10, where a set of 3.5 million digests would
+//! population (8 KB for k = 10, where a set of 3.5 million digests would
 //! take 28 MB), updated with two additions per row. Sketches add and
 //! subtract; comparing two cells' sketches bounds from below the units by
 //! which their populations differ on each side, so a difference of fewer
@@ -594,7 +594,7 @@ impl UnitSketch {
 }
 
 /// The cells a scenario's differencing history keeps: the newest 5,000
-/// (about 32 MB at k = 10); older ones are forgotten first.
+/// (about 40 MB at k = 10); older ones are forgotten first.
 pub const HISTORY_CELLS: usize = 5_000;
 
 /// A released cell as a scenario's history keeps it: its sketch, and
