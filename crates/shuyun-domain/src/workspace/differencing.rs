@@ -39,57 +39,6 @@ impl UnitSet {
     pub fn digests(&self) -> &[u64] {
         &self.0
     }
-
-    /// The sizes of `self \ other` and `other \ self`, each counted only up
-    /// to `cap` (the walk stops once both exceed it).
-    pub fn differences(&self, other: &UnitSet, cap: u64) -> (u64, u64) {
-        let (a, b) = (&self.0, &other.0);
-        let (mut i, mut j, mut only_a, mut only_b) = (0, 0, 0u64, 0u64);
-        while i < a.len() && j < b.len() {
-            if only_a > cap && only_b > cap {
-                return (only_a, only_b);
-            }
-            match a[i].cmp(&b[j]) {
-                std::cmp::Ordering::Less => {
-                    only_a += 1;
-                    i += 1;
-                }
-                std::cmp::Ordering::Greater => {
-                    only_b += 1;
-                    j += 1;
-                }
-                std::cmp::Ordering::Equal => {
-                    i += 1;
-                    j += 1;
-                }
-            }
-        }
-        only_a += (a.len() - i) as u64;
-        only_b += (b.len() - j) as u64;
-        (only_a, only_b)
-    }
-
-    /// Whether publishing `self` after `earlier` reveals a group of fewer
-    /// than `min` units: the populations differ, and on each side by fewer
-    /// than `min` (one side may be empty, as with a subset). Returns the
-    /// size of the revealed difference.
-    pub fn differs_by_small_group(&self, earlier: &UnitSet, min: u32) -> Option<u64> {
-        let min = u64::from(min);
-        let (a, b) = self.differences(earlier, min);
-        (a + b > 0 && a < min && b < min).then_some(a + b)
-    }
-}
-
-/// The first earlier cell that `cell` differs from by a small group, with
-/// the size of that group.
-pub fn check_history<'a>(
-    cell: &UnitSet,
-    earlier: impl IntoIterator<Item = &'a UnitSet>,
-    min: u32,
-) -> Option<u64> {
-    earlier
-        .into_iter()
-        .find_map(|e| cell.differs_by_small_group(e, min))
 }
 
 #[cfg(test)]
@@ -97,40 +46,17 @@ mod tests {
     use super::super::unit_digest::mix;
     use super::*;
 
-    fn set(range: std::ops::Range<u64>) -> UnitSet {
-        UnitSet::new(
-            range
-                .map(|n| n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn all_but_one_is_caught() {
-        let all = set(0..500);
-        let all_but_one = set(1..500);
-        assert_eq!(all_but_one.differs_by_small_group(&all, 10), Some(1));
-        assert_eq!(all.differs_by_small_group(&all_but_one, 10), Some(1));
-        // The same population again reveals nothing new.
-        assert_eq!(all.differs_by_small_group(&all.clone(), 10), None);
-        // Two large, different groups are fine.
-        assert_eq!(set(0..500).differs_by_small_group(&set(100..600), 10), None);
-        // A small group swapped on both sides is caught (sum(A) − sum(B)
-        // mixes two small groups).
-        assert_eq!(
-            set(3..503).differs_by_small_group(&set(0..500), 10),
-            Some(6)
-        );
-        // Nine in, 200 out: the 200 unknowns hide the nine.
-        assert_eq!(set(0..509).differs_by_small_group(&set(200..500), 10), None);
-    }
-
-    fn sketch(units: impl IntoIterator<Item = u64>) -> UnitSketch {
-        let mut s = UnitSketch::for_min_units(10);
+    /// A sketch for k of the given units.
+    fn sketch_for(k: u32, units: impl IntoIterator<Item = u64>) -> UnitSketch {
+        let mut s = UnitSketch::for_min_units(k);
         for u in units {
             s.add(mix(u));
         }
         s
+    }
+
+    fn sketch(units: impl IntoIterator<Item = u64>) -> UnitSketch {
+        sketch_for(10, units)
     }
 
     #[test]
@@ -237,19 +163,11 @@ mod tests {
     /// Two cells over `base` (200 units) and `extra` more on each side.
     fn pair(k: u32, trial: u64, more: u64, fewer: u64) -> (UnitSketch, UnitSketch) {
         let base = trial * 1_000_000;
-        let mut a = UnitSketch::for_min_units(k);
-        let mut b = UnitSketch::for_min_units(k);
-        for u in base..base + 200 {
-            a.add(mix(u));
-            b.add(mix(u));
-        }
-        for u in 0..more {
-            a.add(mix(base + 500_000 + u));
-        }
-        for u in 0..fewer {
-            b.add(mix(base + 700_000 + u));
-        }
-        (a, b)
+        let (a, b) = (base + 500_000, base + 700_000);
+        (
+            sketch_for(k, (base..base + 200).chain(a..a + more)),
+            sketch_for(k, (base..base + 200).chain(b..b + fewer)),
+        )
     }
 
     /// The promise: a difference of fewer than k units on each side is
@@ -307,23 +225,25 @@ mod tests {
     /// larger sketch folds into the size of the smaller.
     #[test]
     fn sketches_made_under_different_k_compare() {
-        let make = |k: u32, units: std::ops::Range<u64>| {
-            let mut s = UnitSketch::for_min_units(k);
-            for u in units {
-                s.add(mix(u));
-            }
-            s
-        };
-        let (small, large) = (make(5, 0..500), make(20, 0..500));
+        let (small, large) = (sketch_for(5, 0..500), sketch_for(20, 0..500));
         assert_ne!(small.buckets().len(), large.buckets().len());
         assert_eq!(
             small.differs_by_small_group(&large, 10),
             None,
             "the same units"
         );
-        assert_eq!(make(20, 0..497).differs_by_small_group(&small, 10), Some(3));
-        assert_eq!(small.differs_by_small_group(&make(20, 3..500), 10), Some(3));
-        assert_eq!(make(20, 0..300).differs_by_small_group(&small, 10), None);
+        assert_eq!(
+            sketch_for(20, 0..497).differs_by_small_group(&small, 10),
+            Some(3)
+        );
+        assert_eq!(
+            small.differs_by_small_group(&sketch_for(20, 3..500), 10),
+            Some(3)
+        );
+        assert_eq!(
+            sketch_for(20, 0..300).differs_by_small_group(&small, 10),
+            None
+        );
         assert_eq!(large.folded(small.buckets().len() / 2), small.buckets());
     }
 
@@ -339,15 +259,7 @@ mod tests {
     }
 
     #[test]
-    fn history_and_bounds() {
-        let history = [set(0..100), set(0..1000)];
-        assert_eq!(check_history(&set(0..995), &history, 10), Some(5));
-        assert_eq!(check_history(&set(0..50), &history, 10), None);
-        let (a, b) = set(0..100_000).differences(&set(50_000..150_000), 10);
-        assert!(
-            a > 10 && b > 10,
-            "the walk may stop early but never undercounts past the cap"
-        );
+    fn unit_sets_are_sorted_and_distinct() {
         assert_eq!(UnitSet::new(vec![3, 1, 3, 2]).digests(), &[1, 2, 3]);
         assert!(UnitSet::default().is_empty());
     }
