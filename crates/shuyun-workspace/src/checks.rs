@@ -63,7 +63,7 @@ pub const CHECK_NODE: &str = "ShuyunCheck";
 
 /// A scenario's released cells, for differencing protection: the
 /// [`UnitSketch`] (of keyed digests of the units, meaningless outside the
-/// agreement; 8 KB at k = 10 whatever the cell's size) of every cell
+/// agreement; 4 KB at k = 10 whatever the cell's size) of every cell
 /// released so far, oldest first, at most `max_cells` of them (the oldest
 /// are forgotten first; a cell equal to one kept is not kept twice).
 ///
@@ -84,7 +84,7 @@ struct History {
 }
 
 impl ResultHistory {
-    /// The default bound ([`HISTORY_CELLS`]: 5,000 cells, about 40 MB at
+    /// The default bound ([`HISTORY_CELLS`]: 5,000 cells, about 20 MB at
     /// k = 10).
     pub const DEFAULT_MAX_CELLS: usize = HISTORY_CELLS;
 

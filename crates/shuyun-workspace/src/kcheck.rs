@@ -70,8 +70,9 @@ pub(crate) struct CheckSetup<'a> {
     pub digest: Arc<ScalarUDF>,
     /// The same digest of raw values below the masks (`carry_raw_digests`).
     pub raw_digest: Arc<ScalarUDF>,
-    /// The same digest from the stored digests of a scan.
-    pub stored_digest: Arc<ScalarUDF>,
+    /// The agreement's digest keys, which sketches apply to the stored
+    /// digests of a scan as they read them.
+    pub agreement: (u64, u64),
     pub history: Option<ResultHistory>,
     pub noise: Option<NoiseSpec>,
 }
@@ -433,12 +434,14 @@ fn check_aggregate(
     let mut sketches = Vec::new();
     if history {
         let buckets = UnitSketch::buckets_for(k);
-        let mut sketch_args: Vec<Expr> = carried
+        // Stored digests go to the sketch as they are read: it applies the
+        // agreement's bijection itself.
+        let mut sketch_args: Vec<(Expr, Option<(u64, u64)>)> = carried
             .iter()
             .map(|(_, c)| match c {
-                Carried::Raw(c) => setup.digest.call(vec![Expr::Column(c.clone())]),
-                Carried::Stored(c) => setup.stored_digest.call(vec![Expr::Column(c.clone())]),
-                Carried::Digest(c) => Expr::Column(c.clone()),
+                Carried::Raw(c) => (setup.digest.call(vec![Expr::Column(c.clone())]), None),
+                Carried::Stored(c) => (Expr::Column(c.clone()), Some(setup.agreement)),
+                Carried::Digest(c) => (Expr::Column(c.clone()), None),
             })
             .collect();
         sketch_args.extend(
@@ -446,12 +449,12 @@ fn check_aggregate(
                 .iter()
                 .zip(&unit_col_tables)
                 .filter(|(_, t)| !carried_tables.contains(t))
-                .map(|(u, _)| u.clone()),
+                .map(|(u, _)| (u.clone(), None)),
         );
-        for u in sketch_args {
+        for (u, stored) in sketch_args {
             sketches.push(next(
                 &mut aggr,
-                sketch_udaf(buckets),
+                sketch_udaf(buckets, stored),
                 vec![u],
                 None,
                 "sketch",
@@ -619,7 +622,8 @@ fn one_row_per_unit(plan: &LogicalPlan, tables: &[Arc<Guarded>]) -> Option<usize
 enum Carried {
     /// The raw unit column of a scan (below the guard's masks).
     Raw(Column),
-    /// The stored unit digests of a scan.
+    /// The stored unit digests of a scan, as stored (platform-keyed; the
+    /// sketch applies the agreement's bijection).
     Stored(Column),
     /// A hidden column holding the unit's digest.
     Digest(Column),
@@ -669,13 +673,22 @@ fn carry_raw_digests(
             for (t, c) in carried {
                 let name = format!("{HIDDEN_PREFIX}unit_{t}_{next}");
                 *next += 1;
-                let e = match c {
-                    Carried::Raw(c) => setup.raw_digest.call(vec![Expr::Column(c)]),
-                    Carried::Stored(c) => setup.stored_digest.call(vec![Expr::Column(c)]),
-                    Carried::Digest(c) => Expr::Column(c),
+                // Stored digests stay as stored up to the sketch, which
+                // applies the agreement's bijection as it reads them.
+                let (e, carried) = match c {
+                    Carried::Raw(c) => (
+                        setup.raw_digest.call(vec![Expr::Column(c)]),
+                        Carried::Digest(Column::from_name(&name)),
+                    ),
+                    Carried::Stored(c) => {
+                        (Expr::Column(c), Carried::Stored(Column::from_name(&name)))
+                    }
+                    Carried::Digest(c) => {
+                        (Expr::Column(c), Carried::Digest(Column::from_name(&name)))
+                    }
                 };
                 exprs.push(e.alias(&name));
-                out.push((t, Carried::Digest(Column::from_name(name))));
+                out.push((t, carried));
             }
             let new = Projection::try_new(exprs, Arc::new(input)).ok()?;
             Some((LogicalPlan::Projection(new), out))

@@ -239,7 +239,8 @@ pub struct Workspace {
     /// The keyed digest of units (keys derived from the pseudonym key).
     digest: Arc<datafusion::logical_expr::ScalarUDF>,
     raw_digest: Arc<datafusion::logical_expr::ScalarUDF>,
-    stored_digest: Arc<datafusion::logical_expr::ScalarUDF>,
+    /// The agreement's digest keys (derived from the pseudonym key).
+    agreement: (u64, u64),
     config: WorkspaceConfig,
     cancel: CancelHandle,
 }
@@ -269,7 +270,7 @@ impl Workspace {
             stores,
             digest: digest_udf(agreement, platform, DigestKind::Value),
             raw_digest: digest_udf(agreement, platform, DigestKind::Raw),
-            stored_digest: digest_udf(agreement, platform, DigestKind::Stored),
+            agreement,
             guard: Arc::new(Guard {
                 pseudonym: pseudonym_udf(key),
             }),
@@ -405,7 +406,7 @@ impl Workspace {
             max_cells: self.config.max_result_rows,
             digest: self.digest.clone(),
             raw_digest: self.raw_digest.clone(),
-            stored_digest: self.stored_digest.clone(),
+            agreement: self.agreement,
             history: options.history,
             noise: options.noise,
         };

@@ -26,14 +26,12 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, EmitTo, GroupsAccumulator,
     ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-use shuyun_domain::workspace::{UnitDigestKey, UnitSketch, unit_digest};
+use shuyun_domain::workspace::{SketchBank, UnitDigestKey, UnitSketch, unit_digest};
 
 /// The name of the digest function in plans.
 pub const DIGEST_FN: &str = "shuyun_unit_digest";
 /// The name of the same digest of a raw value below the guard's masks.
 pub const RAW_DIGEST_FN: &str = "shuyun_raw_unit_digest";
-/// The name of the same digest from a stored digest.
-pub const STORED_DIGEST_FN: &str = "shuyun_stored_unit_digest";
 /// The name of the distinct-units aggregate in plans.
 pub const UNITS_FN: &str = "shuyun_units";
 /// The name of the contributions aggregate in plans.
@@ -90,9 +88,6 @@ pub(crate) enum DigestKind {
     /// volatile so that the optimizer never moves it above the mask (where
     /// the name means the pseudonym); its values are the same.
     Raw,
-    /// A stored digest (the hidden column written at ingest). A missing
-    /// one is an error, never a unit left out of the checks.
-    Stored,
 }
 
 /// The digest function of `kind` under the agreement's digest keys and
@@ -104,7 +99,7 @@ pub(crate) fn digest_udf(
 ) -> Arc<ScalarUDF> {
     let volatility = match kind {
         DigestKind::Raw => Volatility::Volatile,
-        DigestKind::Value | DigestKind::Stored => Volatility::Immutable,
+        DigestKind::Value => Volatility::Immutable,
     };
     Arc::new(ScalarUDF::from(Digest {
         agreement,
@@ -123,24 +118,7 @@ impl Digest {
         unit_digest::for_agreement(self.platform.int(v), self.agreement)
     }
 
-    fn stored(&self, a: &ArrayRef) -> Result<UInt64Array> {
-        let Some(a) = a.as_primitive_opt::<UInt64Type>() else {
-            return exec_err!("{STORED_DIGEST_FN} reads stored unit digests");
-        };
-        if a.null_count() > 0 {
-            return exec_err!(
-                "a row has no stored unit digest: the data version is damaged, \
-                 ask the data administrator to load it again"
-            );
-        }
-        let keys = self.agreement;
-        Ok(a.unary(|d| unit_digest::for_agreement(d, keys)))
-    }
-
     fn digests(&self, a: &ArrayRef) -> Result<UInt64Array> {
-        if self.kind == DigestKind::Stored {
-            return self.stored(a);
-        }
         let mut out = UInt64Builder::with_capacity(a.len());
         macro_rules! ints {
             ($t:ty) => {{
@@ -191,7 +169,6 @@ impl ScalarUDFImpl for Digest {
         match self.kind {
             DigestKind::Value => DIGEST_FN,
             DigestKind::Raw => RAW_DIGEST_FN,
-            DigestKind::Stored => STORED_DIGEST_FN,
         }
     }
 
@@ -213,6 +190,15 @@ impl ScalarUDFImpl for Digest {
 }
 
 // ---- Shared helpers ---------------------------------------------------------
+
+/// A stored digest is missing: never a unit left out of the checks.
+fn damaged() -> datafusion::error::DataFusionError {
+    datafusion::error::DataFusionError::Execution(
+        "a row has no stored unit digest: the data version is damaged, \
+         ask the data administrator to load it again"
+            .to_string(),
+    )
+}
 
 fn item(t: DataType) -> FieldRef {
     Arc::new(Field::new_list_field(t, true))
@@ -911,15 +897,21 @@ impl GroupsAccumulator for MagnitudeGroups {
 
 /// `shuyun_sketch(digest)`: the cell's [`UnitSketch`] (for differencing),
 /// as bytes ([`UnitSketch::to_bytes`]); every occurrence counts (a multiset).
+/// With `stored` (the agreement's digest keys), the argument is the stored
+/// digest column itself, and the agreement's bijection is applied here, row
+/// by row, rather than by a digest function before the aggregate: the same
+/// sketch, without an intermediate column.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Sketch {
     buckets: usize,
+    stored: Option<(u64, u64)>,
     signature: Signature,
 }
 
-pub(crate) fn sketch_udaf(buckets: usize) -> Arc<AggregateUDF> {
+pub(crate) fn sketch_udaf(buckets: usize, stored: Option<(u64, u64)>) -> Arc<AggregateUDF> {
     Arc::new(AggregateUDF::from(Sketch {
         buckets,
+        stored,
         signature: Signature::exact(vec![DataType::UInt64], Volatility::Immutable),
     }))
 }
@@ -938,7 +930,10 @@ impl AggregateUDFImpl for Sketch {
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(Single(SketchGroups::new(self.buckets))))
+        Ok(Box::new(Single(SketchGroups::new(
+            self.buckets,
+            self.stored,
+        ))))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -957,46 +952,42 @@ impl AggregateUDFImpl for Sketch {
         &self,
         _args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(SketchGroups::new(self.buckets)))
+        Ok(Box::new(SketchGroups::new(self.buckets, self.stored)))
     }
 }
 
-/// Per group: its sketch, made on its first unit.
+/// The groups' sketches, in one flat [`SketchBank`].
 #[derive(Debug)]
 struct SketchGroups {
     buckets: usize,
-    sketches: Vec<Option<UnitSketch>>,
-    made: usize,
+    stored: Option<(u64, u64)>,
+    bank: SketchBank,
 }
 
 impl SketchGroups {
-    fn new(buckets: usize) -> Self {
+    fn new(buckets: usize, stored: Option<(u64, u64)>) -> Self {
         Self {
             buckets,
-            sketches: Vec::new(),
-            made: 0,
+            stored,
+            bank: SketchBank::new(buckets),
         }
     }
 
-    fn at(&mut self, g: usize) -> &mut UnitSketch {
-        let (buckets, made) = (self.buckets, &mut self.made);
-        self.sketches[g].get_or_insert_with(|| {
-            *made += 1;
-            UnitSketch::new(buckets)
-        })
-    }
-
     fn bytes(&mut self, emit_to: EmitTo) -> ArrayRef {
-        let sketches = emit_to.take_needed(&mut self.sketches);
-        self.made -= sketches.iter().filter(|s| s.is_some()).count();
-        let empty = UnitSketch::new(self.buckets);
-        let mut b =
-            BinaryBuilder::with_capacity(sketches.len(), sketches.len() * (8 + 8 * self.buckets));
+        let n = match emit_to {
+            EmitTo::All => self.bank.len(),
+            EmitTo::First(n) => n.min(self.bank.len()),
+        };
+        let mut b = BinaryBuilder::with_capacity(n, n * (8 + 4 * self.buckets));
         let mut buf = Vec::new();
-        for s in &sketches {
+        for g in 0..n {
             buf.clear();
-            s.as_ref().unwrap_or(&empty).write_bytes(&mut buf);
+            self.bank.write_bytes(g, &mut buf);
             b.append_value(&buf);
+        }
+        match emit_to {
+            EmitTo::All => self.bank = SketchBank::new(self.buckets),
+            EmitTo::First(_) => self.bank.drop_first(n),
         }
         Arc::new(b.finish())
     }
@@ -1004,9 +995,7 @@ impl SketchGroups {
 
 impl Groups for SketchGroups {
     fn ensure(&mut self, groups: usize) {
-        if self.sketches.len() < groups {
-            self.sketches.resize_with(groups, || None);
-        }
+        self.bank.grow(groups);
     }
 }
 
@@ -1018,20 +1007,29 @@ impl GroupsAccumulator for SketchGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.sketches.resize_with(total_num_groups, || None);
+        self.bank.grow(total_num_groups);
         let Some(d) = values.first() else {
             return exec_err!("{SKETCH_FN} takes one argument");
         };
         let d = d.as_primitive::<UInt64Type>();
+        let keys = self.stored;
+        if keys.is_some() && d.null_count() > 0 {
+            return Err(damaged());
+        }
+        let digest = |v: u64| keys.map_or(v, |k| unit_digest::for_agreement(v, k));
         if d.null_count() == 0 && opt_filter.is_none() {
-            for (v, g) in d.values().iter().zip(group_indices) {
-                self.at(*g).add(*v);
+            match keys {
+                Some(k) => self.bank.add_all(
+                    group_indices,
+                    d.values().iter().map(|v| unit_digest::for_agreement(*v, k)),
+                ),
+                None => self.bank.add_all(group_indices, d.values().iter().copied()),
             }
             return Ok(());
         }
         for (r, g) in group_indices.iter().enumerate() {
             if d.is_valid(r) && passes(opt_filter, r) {
-                self.at(*g).add(d.value(r));
+                self.bank.add(*g, digest(d.value(r)));
             }
         }
         Ok(())
@@ -1051,7 +1049,7 @@ impl GroupsAccumulator for SketchGroups {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        self.sketches.resize_with(total_num_groups, || None);
+        self.bank.grow(total_num_groups);
         let Some(v) = values.first() else {
             return exec_err!("{SKETCH_FN} state is one sketch");
         };
@@ -1063,7 +1061,7 @@ impl GroupsAccumulator for SketchGroups {
             let Some(part) = UnitSketch::from_bytes(v.value(r)) else {
                 return exec_err!("{SKETCH_FN}: a malformed partial sketch");
             };
-            if !self.at(*g).merge(&part) {
+            if !self.bank.merge(*g, &part) {
                 return exec_err!("{SKETCH_FN}: partial sketches of different sizes");
             }
         }
@@ -1079,8 +1077,7 @@ impl GroupsAccumulator for SketchGroups {
     }
 
     fn size(&self) -> usize {
-        self.sketches.capacity() * std::mem::size_of::<Option<UnitSketch>>()
-            + self.made * 8 * self.buckets
+        self.bank.size()
     }
 }
 
@@ -1125,24 +1122,66 @@ mod tests {
         );
     }
 
+    /// A sketch over stored digests (the agreement's bijection applied
+    /// in the aggregate) is the sketch of the units' computed digests, and
+    /// a missing stored digest is an error, never a unit left out.
     #[test]
-    fn stored_digests_give_the_computed_digest_and_refuse_gaps() {
+    fn sketches_of_stored_digests_are_those_of_computed_digests_and_refuse_gaps() {
         let platform = UnitDigestKey::from_bytes(PLATFORM);
         let keys = (5, 6);
-        let stored = Digest {
-            agreement: keys,
-            platform,
-            kind: DigestKind::Stored,
-            signature: Signature::any(1, Volatility::Immutable),
-        };
-        let id = "36020219800101001X";
-        let a: ArrayRef = Arc::new(UInt64Array::from(vec![platform.bytes(id.as_bytes())]));
-        assert_eq!(
-            stored.digests(&a).expect("digests").value(0),
-            digest(keys, id)
-        );
+        let ids = [
+            "36020219800101001X",
+            "360202198001010021",
+            "360202198001010021",
+        ];
+        let buckets = UnitSketch::buckets_for(10);
+        let mut stored = SketchGroups::new(buckets, Some(keys));
+        let a: ArrayRef = Arc::new(UInt64Array::from_iter_values(
+            ids.iter().map(|id| platform.bytes(id.as_bytes())),
+        ));
+        stored
+            .update_batch(&[a], &[0, 1, 1], None, 2)
+            .expect("stored digests");
+        let mut computed = SketchGroups::new(buckets, None);
+        let d: ArrayRef = Arc::new(UInt64Array::from_iter_values(
+            ids.iter().map(|id| digest(keys, id)),
+        ));
+        computed
+            .update_batch(&[d], &[0, 1, 1], None, 2)
+            .expect("digests");
+        let (s, c) = (stored.bytes(EmitTo::All), computed.bytes(EmitTo::All));
+        assert_eq!(s.as_binary::<i32>(), c.as_binary::<i32>());
+        let one = UnitSketch::from_bytes(s.as_binary::<i32>().value(1)).expect("a sketch");
+        assert_eq!(one.rows(), 2);
         let gap: ArrayRef = Arc::new(UInt64Array::from(vec![Some(1), None]));
-        assert!(stored.digests(&gap).is_err());
+        let err = SketchGroups::new(buckets, Some(keys))
+            .update_batch(&[gap], &[0, 0], None, 1)
+            .expect_err("a gap");
+        assert!(err.to_string().contains("no stored unit digest"), "{err}");
+    }
+
+    /// Emitting the first groups keeps the rest, as the aggregate's
+    /// memory management expects.
+    #[test]
+    fn sketch_groups_emit_the_first_and_keep_the_rest() {
+        let mut g = SketchGroups::new(UnitSketch::buckets_for(10), None);
+        let d: ArrayRef = Arc::new(UInt64Array::from(vec![1u64, 2, 3, 4]));
+        g.update_batch(&[d], &[0, 1, 2, 2], None, 3)
+            .expect("update");
+        let first = g.bytes(EmitTo::First(1));
+        assert_eq!(first.len(), 1);
+        let rest = g.bytes(EmitTo::All);
+        let rows: Vec<u64> = rest
+            .as_binary::<i32>()
+            .iter()
+            .map(|b| {
+                UnitSketch::from_bytes(b.expect("bytes"))
+                    .expect("sketch")
+                    .rows()
+            })
+            .collect();
+        assert_eq!(rows, vec![1, 2]);
+        assert_eq!(g.bytes(EmitTo::All).len(), 0);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! Each released cell keeps a [`UnitSketch`] of its units: a count sketch
 //! of the keyed 64-bit unit digests, of constant size whatever the cell's
-//! population (8 KB for k = 10, where a set of 3.5 million digests would
+//! population (4 KB for k = 10, where a set of 3.5 million digests would
 //! take 28 MB), updated with two additions per row. Sketches add and
 //! subtract; comparing two cells' sketches bounds from below the units by
 //! which their populations differ on each side, so a difference of fewer
@@ -115,6 +115,16 @@ mod tests {
         assert_eq!((d.more, d.fewer, d.units), (2, 0, 2));
         let d = once.difference(&thrice, 10);
         assert_eq!((d.more, d.fewer, d.units), (0, 2, 2));
+        // Counts past 2¹⁶ in a bucket (a unit of 70,000 rows) wrap into
+        // the fingerprint half; differences still read exactly.
+        let heavy = || (0..100u64).chain(std::iter::repeat_n(5, 70_000));
+        let all = sketch(heavy());
+        assert_eq!(
+            sketch(heavy().filter(|u| *u != 9)).differs_by_small_group(&all, 10),
+            Some(1)
+        );
+        let d = sketch(heavy().chain([5, 5])).difference(&all, 10);
+        assert_eq!((d.more, d.fewer), (1, 0));
         // One unit out and another in, in the same bucket, still shows.
         let mut a = UnitSketch::new(4);
         let mut b = UnitSketch::new(4);
@@ -143,21 +153,83 @@ mod tests {
     fn sketches_survive_their_bytes() {
         let s = sketch([1u64, 99, u64::MAX, 7]);
         let bytes = s.to_bytes();
-        assert_eq!(bytes.len(), 8 + 8 * s.buckets().len());
+        assert_eq!(bytes.len(), 8 + 4 * s.buckets().len());
         assert_eq!(UnitSketch::from_bytes(&bytes), Some(s));
         assert_eq!(UnitSketch::from_bytes(&bytes[..bytes.len() - 1]), None);
         assert_eq!(
-            UnitSketch::from_bytes(&bytes[..bytes.len() - 8]),
+            UnitSketch::from_bytes(&bytes[..bytes.len() - 4]),
             None,
             "odd buckets"
         );
         assert_eq!(
-            UnitSketch::from_bytes(&bytes[..bytes.len() - 16]),
+            UnitSketch::from_bytes(&bytes[..bytes.len() - 8]),
             None,
             "not a power of two"
         );
         assert_eq!(UnitSketch::from_bytes(&bytes[..8]), None, "no buckets");
         assert_eq!(UnitSketch::from_bytes(&[]), None);
+        let mut unknown = bytes.clone();
+        unknown[7] = 2;
+        assert_eq!(UnitSketch::from_bytes(&unknown), None, "an unknown format");
+    }
+
+    /// Sketches kept before buckets were narrowed (a 32-bit count and a
+    /// 32-bit sum of the digests' low 32 bits, 8 bytes a bucket, as the
+    /// history of a running platform holds them) read back as exactly
+    /// the sketch of the same units today.
+    #[test]
+    fn sketches_of_the_wide_format_still_read() {
+        let units: Vec<u64> = (0..5_000u64).chain([7, 7, 42]).collect();
+        let now = sketch(units.iter().copied());
+        let per = now.buckets().len() / TABLES;
+        let shift = 16 - per.trailing_zeros();
+        let mut wide = vec![0u64; per * TABLES];
+        for d in units.iter().map(|u| mix(*u)) {
+            let add = 1u64.wrapping_add(d << 32);
+            for p in [
+                (d >> 48 >> shift) as usize,
+                per + ((d >> 32 & 0xFFFF) >> shift) as usize,
+            ] {
+                wide[p] = wide[p].wrapping_add(add);
+            }
+        }
+        let mut bytes = (units.len() as u64).to_le_bytes().to_vec();
+        for b in &wide {
+            bytes.extend_from_slice(&b.to_le_bytes());
+        }
+        let read = UnitSketch::from_bytes(&bytes).expect("a wide sketch");
+        assert_eq!(read, now);
+        // And it compares with new cells as the new one would.
+        let but_two = sketch(units[2..].iter().copied());
+        assert_eq!(but_two.differs_by_small_group(&read, 10), Some(2));
+    }
+
+    /// Many cells in one flat bank make the same sketches as one by one.
+    #[test]
+    fn a_bank_makes_the_same_sketches() {
+        let mut bank = SketchBank::new(UnitSketch::buckets_for(10));
+        bank.grow(3);
+        let cells: Vec<usize> = (0..3_000).map(|i| i % 3).collect();
+        bank.add_all(&cells, (0..3_000u64).map(mix));
+        let one = |c: usize| sketch((0..3_000u64).filter(|u| *u as usize % 3 == c));
+        let bytes = |bank: &SketchBank, c| {
+            let mut out = Vec::new();
+            bank.write_bytes(c, &mut out);
+            UnitSketch::from_bytes(&out).expect("bank bytes")
+        };
+        for c in 0..3 {
+            assert_eq!(bytes(&bank, c), one(c));
+        }
+        assert!(bank.merge(1, &one(2)));
+        assert!(!bank.merge(1, &UnitSketch::new(8)), "another size");
+        let mut both = one(1);
+        assert!(both.merge(&one(2)));
+        assert_eq!(bytes(&bank, 1), both);
+        bank.drop_first(1);
+        assert_eq!(bank.len(), 2);
+        assert_eq!(bytes(&bank, 0), both);
+        assert_eq!(bytes(&bank, 1), one(2));
+        assert!(bank.size() >= 2 * 4 * 1024);
     }
 
     /// Two cells over `base` (200 units) and `extra` more on each side.
@@ -271,27 +343,45 @@ mod tests {
 /// bucket of each.
 const TABLES: usize = 2;
 /// The most buckets of one sub-table: 2¹¹ (a cell's sketch is then at
-/// most 32 KB, reached at k = 23).
+/// most 16 KB, reached at k = 23).
 const MAX_PER_TABLE: usize = 1 << 11;
+/// The top byte of a sketch's first word in bytes says how wide its
+/// buckets are: this format's 4 bytes. Sketches written before (8-byte
+/// buckets, the top byte 0) are still read.
+const FORMAT_NARROW: u64 = 1 << 56;
+/// The bits of the first word that count rows.
+const ROWS_MASK: u64 = FORMAT_NARROW - 1;
 
 /// Where `digest` goes in each sub-table of `per` (a power of two)
 /// buckets, and what it adds there. The top bits of two 16-bit fields of
 /// the (uniform, keyed) digest, bits 48–63 and 32–47, place it, so that a
 /// sketch folds exactly into a smaller one (bucket `i` into `i >> s`). A
-/// bucket is one `u64` whose low half counts occurrences and whose high
-/// half sums the low 32 bits of their digests, so that one wrapping
-/// addition of `1 + (digest << 32)` updates both.
+/// bucket is one `u32` holding `count + (fingerprints << 16)` (mod 2³²),
+/// where `count` counts occurrences and `fingerprints` sums the low 16
+/// bits of their digests, so that one wrapping addition of
+/// `1 + (digest << 16)` updates both. Counts carry into the fingerprint
+/// half; that is harmless, because only differences of buckets are read,
+/// and the low half of a difference is the change of count exactly while
+/// that change is below 2¹⁵ (k is at most 1,000).
 #[inline]
-fn placed(per: usize, digest: u64) -> ([usize; TABLES], u64) {
+fn placed(per: usize, digest: u64) -> ([usize; TABLES], u32) {
     let shift = 16 - per.trailing_zeros();
     let first = ((digest >> 48) >> shift) as usize;
     let second = per + (((digest >> 32) & 0xFFFF) >> shift) as usize;
-    ([first, second], 1u64.wrapping_add(digest << 32))
+    ([first, second], 1u32.wrapping_add((digest as u32) << 16))
+}
+
+/// The sub-table size of a sketch of about `buckets` buckets.
+fn per_table(buckets: usize) -> usize {
+    buckets
+        .div_ceil(TABLES)
+        .next_power_of_two()
+        .clamp(2, MAX_PER_TABLE)
 }
 
 /// A cell's units as a count sketch over keyed unit digests: two
 /// sub-tables, each occurrence of a unit adding to one bucket of each
-/// (its count and the sum of a 32-bit fingerprint). The table is a
+/// (its count and the sum of a 16-bit fingerprint). The table is a
 /// multiset: a unit that occurs in three rows of a cell counts three
 /// times, so two cells over the same units but different rows of one of
 /// them differ by that unit (subtracting them would reveal that unit's
@@ -313,7 +403,7 @@ fn placed(per: usize, digest: u64) -> ([usize; TABLES], u64) {
 pub struct UnitSketch {
     /// Occurrences added (rows of the cell with a unit).
     rows: u64,
-    buckets: Vec<u64>,
+    buckets: Vec<u32>,
 }
 
 /// What comparing two sketches shows: lower bounds of the units occurring
@@ -332,13 +422,9 @@ impl UnitSketch {
     /// An empty sketch of about `buckets` buckets: two sub-tables of a
     /// power of two from 2 to 2,048 buckets each.
     pub fn new(buckets: usize) -> Self {
-        let per = buckets
-            .div_ceil(TABLES)
-            .next_power_of_two()
-            .clamp(2, MAX_PER_TABLE);
         Self {
             rows: 0,
-            buckets: vec![0; per * TABLES],
+            buckets: vec![0; per_table(buckets) * TABLES],
         }
     }
 
@@ -347,7 +433,7 @@ impl UnitSketch {
     /// where k units share a bucket with probability below 1/8, so both
     /// sub-tables undercount a difference of exactly k units under 1.5% of
     /// the time, and a difference of k + 1 units almost never. 1,024
-    /// buckets (8 KB) at k = 10. Beyond k = 22 the sub-tables stay at
+    /// buckets (4 KB) at k = 10. Beyond k = 22 the sub-tables stay at
     /// 2,048 buckets: pairs differing by somewhat more than k units are
     /// then withheld too (stricter, never weaker): at k = 100, up to about
     /// 103 units; at k = 1,000, up to about 1,400.
@@ -366,7 +452,7 @@ impl UnitSketch {
     }
 
     /// The buckets (both sub-tables, one after the other).
-    pub fn buckets(&self) -> &[u64] {
+    pub fn buckets(&self) -> &[u32] {
         &self.buckets
     }
 
@@ -385,40 +471,57 @@ impl UnitSketch {
     }
 
     /// The sketch as bytes (to keep it in a store or pass it between
-    /// partial aggregates): rows, then each bucket, little endian; 8 + 8
-    /// bytes per bucket.
+    /// partial aggregates): rows (with the format in the top byte), then
+    /// each bucket, little endian; 8 + 4 bytes per bucket.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 + 8 * self.buckets.len());
+        let mut out = Vec::with_capacity(8 + 4 * self.buckets.len());
         self.write_bytes(&mut out);
         out
     }
 
     /// Append [`UnitSketch::to_bytes`] to `out`.
     pub fn write_bytes(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.rows.to_le_bytes());
-        for b in &self.buckets {
-            out.extend_from_slice(&b.to_le_bytes());
-        }
+        write_sketch(self.rows, &self.buckets, out);
     }
 
-    /// The sketch of [`UnitSketch::to_bytes`]; `None` when `bytes` are not
+    /// The sketch of [`UnitSketch::to_bytes`] (or of the earlier format
+    /// of 8-byte buckets, converted exactly); `None` when `bytes` are not
     /// one.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        let (rows, rest) = bytes.split_first_chunk::<8>()?;
-        let per = rest.len() / 8 / TABLES;
-        if rest.len() != per * 8 * TABLES
+        let (first, rest) = bytes.split_first_chunk::<8>()?;
+        let first = u64::from_le_bytes(*first);
+        let width = match first & !ROWS_MASK {
+            FORMAT_NARROW => 4,
+            0 => 8,
+            _ => return None,
+        };
+        let per = rest.len() / width / TABLES;
+        if rest.len() != per * width * TABLES
             || !per.is_power_of_two()
             || !(2..=MAX_PER_TABLE).contains(&per)
         {
             return None;
         }
-        let buckets = rest
-            .chunks_exact(8)
-            .map(|c| c.try_into().map(u64::from_le_bytes))
-            .collect::<Result<Vec<_>, _>>()
-            .ok()?;
+        let buckets = if width == 4 {
+            rest.chunks_exact(4)
+                .map(|c| c.try_into().map(u32::from_le_bytes))
+                .collect::<Result<Vec<_>, _>>()
+                .ok()?
+        } else {
+            // A 32-bit count and a 32-bit sum of 32-bit fingerprints: the
+            // count's low bits and the sum's low 16 bits (the sum of the
+            // low 16 bits of the same digests) make this format's bucket.
+            rest.chunks_exact(8)
+                .map(|c| {
+                    c.try_into()
+                        .map(u64::from_le_bytes)
+                        .map(|b| (b as u32).wrapping_add(((b >> 32) as u32) << 16))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .ok()?
+        };
         Some(Self {
-            rows: u64::from_le_bytes(*rows),
+            rows: first & ROWS_MASK,
             buckets,
         })
     }
@@ -430,18 +533,16 @@ impl UnitSketch {
             return false;
         }
         self.rows += other.rows;
-        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
-            *a = a.wrapping_add(*b);
-        }
+        add_buckets(&mut self.buckets, &other.buckets);
         true
     }
 
     /// This sketch folded into sub-tables of `per` buckets (a smaller
     /// power of two): what it would be had it been made that size.
-    fn folded(&self, per: usize) -> Vec<u64> {
+    fn folded(&self, per: usize) -> Vec<u32> {
         let mine = self.buckets.len() / TABLES;
         let shift = (mine / per).trailing_zeros();
-        let mut out = vec![0u64; per * TABLES];
+        let mut out = vec![0u32; per * TABLES];
         for (i, b) in self.buckets.iter().enumerate() {
             let (t, j) = (i / mine, i % mine);
             let o = &mut out[t * per + (j >> shift)];
@@ -455,7 +556,7 @@ impl UnitSketch {
     /// it). Sketches of different sizes compare at the smaller size.
     pub fn difference(&self, other: &UnitSketch, cap: u64) -> Difference {
         let folded;
-        let (a, b): (&[u64], &[u64]) = match self.buckets.len().cmp(&other.buckets.len()) {
+        let (a, b): (&[u32], &[u32]) = match self.buckets.len().cmp(&other.buckets.len()) {
             std::cmp::Ordering::Equal => (&self.buckets, &other.buckets),
             std::cmp::Ordering::Greater => {
                 folded = self.folded(other.buckets.len() / TABLES);
@@ -476,8 +577,8 @@ impl UnitSketch {
                 if x == 0 {
                     continue;
                 }
-                // The low half is the count's change (mod 2³²).
-                match (x as u32 as i32).signum() {
+                // The low half is the count's change (mod 2¹⁶).
+                match (x as u16 as i16).signum() {
                     1 => more += 1,
                     -1 => fewer += 1,
                     _ => both += 1,
@@ -505,8 +606,121 @@ impl UnitSketch {
     }
 }
 
+fn add_buckets(to: &mut [u32], from: &[u32]) {
+    for (a, b) in to.iter_mut().zip(from) {
+        *a = a.wrapping_add(*b);
+    }
+}
+
+fn write_sketch(rows: u64, buckets: &[u32], out: &mut Vec<u8>) {
+    out.reserve(8 + 4 * buckets.len());
+    out.extend_from_slice(&((rows & ROWS_MASK) | FORMAT_NARROW).to_le_bytes());
+    for b in buckets {
+        out.extend_from_slice(&b.to_le_bytes());
+    }
+}
+
+/// The sketches of many cells of one size in one flat table (group `g`'s
+/// buckets at `g · buckets`), as an aggregate builds them: no allocation
+/// or indirection per cell, half the memory of separate sketches' headers
+/// and padding aside, and one tight loop per batch of rows.
+#[derive(Debug, Clone)]
+pub struct SketchBank {
+    per: usize,
+    rows: Vec<u64>,
+    buckets: Vec<u32>,
+}
+
+impl SketchBank {
+    /// An empty bank of sketches of about `buckets` buckets each (as
+    /// [`UnitSketch::new`]).
+    pub fn new(buckets: usize) -> Self {
+        Self {
+            per: per_table(buckets),
+            rows: Vec::new(),
+            buckets: Vec::new(),
+        }
+    }
+
+    fn width(&self) -> usize {
+        self.per * TABLES
+    }
+
+    /// Cells held.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Bytes held (for memory accounting).
+    pub fn size(&self) -> usize {
+        self.rows.capacity() * 8 + self.buckets.capacity() * 4
+    }
+
+    /// Hold at least `cells` cells (new ones empty).
+    pub fn grow(&mut self, cells: usize) {
+        if cells > self.rows.len() {
+            self.rows.resize(cells, 0);
+            self.buckets.resize(cells * self.width(), 0);
+        }
+    }
+
+    /// Add one occurrence of unit `digest` to cell `cell` (which must be
+    /// held: see [`SketchBank::grow`]).
+    #[inline]
+    pub fn add(&mut self, cell: usize, digest: u64) {
+        let (at, add) = placed(self.per, digest);
+        let w = self.width();
+        let b = &mut self.buckets[cell * w..(cell + 1) * w];
+        for p in at {
+            b[p] = b[p].wrapping_add(add);
+        }
+        self.rows[cell] += 1;
+    }
+
+    /// Add `digests` to the cells `cells` (pairwise; each held).
+    pub fn add_all(&mut self, cells: &[usize], digests: impl IntoIterator<Item = u64>) {
+        for (&c, d) in cells.iter().zip(digests) {
+            self.add(c, d);
+        }
+    }
+
+    /// Add `sketch` to cell `cell`; `false` (and nothing changed) when its
+    /// size is not the bank's.
+    pub fn merge(&mut self, cell: usize, sketch: &UnitSketch) -> bool {
+        let w = self.width();
+        if sketch.buckets.len() != w {
+            return false;
+        }
+        self.rows[cell] += sketch.rows;
+        add_buckets(&mut self.buckets[cell * w..(cell + 1) * w], &sketch.buckets);
+        true
+    }
+
+    /// Cell `cell` as [`UnitSketch::to_bytes`] would write it, appended
+    /// to `out`.
+    pub fn write_bytes(&self, cell: usize, out: &mut Vec<u8>) {
+        let w = self.width();
+        write_sketch(
+            self.rows[cell],
+            &self.buckets[cell * w..(cell + 1) * w],
+            out,
+        );
+    }
+
+    /// Forget the first `cells` cells; the rest move to the front.
+    pub fn drop_first(&mut self, cells: usize) {
+        let cells = cells.min(self.rows.len());
+        self.rows.drain(..cells);
+        self.buckets.drain(..cells * self.width());
+    }
+}
+
 /// The cells a scenario's differencing history keeps: the newest 5,000
-/// (about 40 MB at k = 10); older ones are forgotten first.
+/// (about 20 MB at k = 10); older ones are forgotten first.
 pub const HISTORY_CELLS: usize = 5_000;
 
 /// A released cell as a scenario's history keeps it: its sketch, and

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DomainError, DomainResult};
 
 pub use checks::{CellStats, OutputPolicy, Suppression};
-pub use differencing::{ReleasedCell, UnitSet, UnitSketch};
+pub use differencing::{ReleasedCell, SketchBank, UnitSet, UnitSketch};
 pub use privacy::{Budget, Epsilon, Mechanism};
 pub use release::{ReleaseAction, ReleaseState};
 pub use unit_digest::UnitDigestKey;
