@@ -959,7 +959,6 @@ impl AggregateUDFImpl for Sketch {
 /// The groups' sketches, in one flat [`SketchBank`].
 #[derive(Debug)]
 struct SketchGroups {
-    buckets: usize,
     stored: Option<(u64, u64)>,
     bank: SketchBank,
 }
@@ -967,7 +966,6 @@ struct SketchGroups {
 impl SketchGroups {
     fn new(buckets: usize, stored: Option<(u64, u64)>) -> Self {
         Self {
-            buckets,
             stored,
             bank: SketchBank::new(buckets),
         }
@@ -978,7 +976,7 @@ impl SketchGroups {
             EmitTo::All => self.bank.len(),
             EmitTo::First(n) => n.min(self.bank.len()),
         };
-        let mut b = BinaryBuilder::with_capacity(n, n * (8 + 4 * self.buckets));
+        let mut b = BinaryBuilder::with_capacity(n, n * (8 + 4 * self.bank.buckets()));
         let mut buf = Vec::new();
         for g in 0..n {
             buf.clear();
@@ -986,7 +984,7 @@ impl SketchGroups {
             b.append_value(&buf);
         }
         match emit_to {
-            EmitTo::All => self.bank = SketchBank::new(self.buckets),
+            EmitTo::All => self.bank = SketchBank::new(self.bank.buckets()),
             EmitTo::First(_) => self.bank.drop_first(n),
         }
         Arc::new(b.finish())

@@ -646,6 +646,11 @@ impl SketchBank {
         self.per * TABLES
     }
 
+    /// Buckets of each cell's sketch.
+    pub fn buckets(&self) -> usize {
+        self.width()
+    }
+
     /// Cells held.
     pub fn len(&self) -> usize {
         self.rows.len()
