@@ -216,6 +216,13 @@ fn passes(filter: Option<&BooleanArray>, r: usize) -> bool {
 /// A groups accumulator that can be given its groups up front.
 trait Groups: GroupsAccumulator + Sync + std::fmt::Debug {
     fn ensure(&mut self, groups: usize);
+
+    /// Add a batch whose rows all go to group 0 (`zeros`: at least one 0
+    /// per row).
+    fn update_one(&mut self, values: &[ArrayRef], zeros: &[usize]) -> Result<()> {
+        let n = values.first().map_or(0, |v| v.len());
+        self.update_batch(values, &zeros[..n], None, 1)
+    }
 }
 
 impl Groups for UnitsGroups {
@@ -235,14 +242,29 @@ impl Groups for ContribGroups {
 }
 
 /// A single-group accumulator over a groups accumulator (aggregates
-/// without `GROUP BY`).
+/// without `GROUP BY`), with the group indices of a batch kept from one
+/// batch to the next.
 #[derive(Debug)]
-struct Single<G>(G);
+struct Single<G>(G, Vec<usize>);
+
+impl<G> Single<G> {
+    fn new(groups: G) -> Self {
+        Self(groups, Vec::new())
+    }
+
+    fn zeros(&mut self, n: usize) -> &[usize] {
+        if self.1.len() < n {
+            self.1.resize(n, 0);
+        }
+        &self.1[..n]
+    }
+}
 
 impl<G: Groups> Accumulator for Single<G> {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let n = values.first().map_or(0, |v| v.len());
-        self.0.update_batch(values, &vec![0; n], None, 1)
+        self.zeros(n);
+        self.0.update_one(values, &self.1)
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
@@ -266,7 +288,8 @@ impl<G: Groups> Accumulator for Single<G> {
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         let n = states.first().map_or(0, |v| v.len());
-        self.0.merge_batch(states, &vec![0; n], 1)
+        self.zeros(n);
+        self.0.merge_batch(states, &self.1[..n], 1)
     }
 }
 
@@ -311,7 +334,10 @@ impl AggregateUDFImpl for Units {
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(Single(UnitsGroups::new(self.digests, self.cap))))
+        Ok(Box::new(Single::new(UnitsGroups::new(
+            self.digests,
+            self.cap,
+        ))))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -522,7 +548,7 @@ impl AggregateUDFImpl for Contributions {
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(Single(ContribGroups::new(self.summary))))
+        Ok(Box::new(Single::new(ContribGroups::new(self.summary))))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -755,7 +781,7 @@ impl AggregateUDFImpl for RowMagnitude {
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(Single(MagnitudeGroups::default())))
+        Ok(Box::new(Single::new(MagnitudeGroups::default())))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -794,7 +820,10 @@ impl MagnitudeGroups {
         let a = v.abs();
         let m = &mut self.cells[g];
         m[0] += a;
-        keep_top2(m, a);
+        // Most values are not among the two largest: one comparison.
+        if a > m[2] {
+            keep_top2(m, a);
+        }
     }
 
     fn arrays(cells: &[[f64; 3]]) -> [ArrayRef; 3] {
@@ -810,6 +839,29 @@ impl Groups for MagnitudeGroups {
         if self.cells.len() < groups {
             self.cells.resize(groups, [0.0; 3]);
         }
+    }
+
+    /// One group: its total and two largest in registers over the batch
+    /// (the same additions in the same order as [`MagnitudeGroups::add`]).
+    fn update_one(&mut self, values: &[ArrayRef], zeros: &[usize]) -> Result<()> {
+        let Some(v) = values.first() else {
+            return exec_err!("{MAGNITUDE_FN} takes one argument");
+        };
+        let v = v.as_primitive::<Float64Type>();
+        if v.null_count() > 0 {
+            return self.update_batch(values, &zeros[..v.len()], None, 1);
+        }
+        self.ensure(1);
+        let mut m = self.cells[0];
+        for x in v.values() {
+            let a = x.abs();
+            m[0] += a;
+            if a > m[2] {
+                keep_top2(&mut m, a);
+            }
+        }
+        self.cells[0] = m;
+        Ok(())
     }
 }
 
@@ -930,7 +982,7 @@ impl AggregateUDFImpl for Sketch {
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(Single(SketchGroups::new(
+        Ok(Box::new(Single::new(SketchGroups::new(
             self.buckets,
             self.stored,
         ))))
@@ -994,6 +1046,25 @@ impl SketchGroups {
 impl Groups for SketchGroups {
     fn ensure(&mut self, groups: usize) {
         self.bank.grow(groups);
+    }
+
+    fn update_one(&mut self, values: &[ArrayRef], zeros: &[usize]) -> Result<()> {
+        let Some(d) = values.first() else {
+            return exec_err!("{SKETCH_FN} takes one argument");
+        };
+        let d = d.as_primitive::<UInt64Type>();
+        if d.null_count() > 0 {
+            return self.update_batch(values, &zeros[..d.len()], None, 1);
+        }
+        self.bank.grow(1);
+        match self.stored {
+            Some(k) => self.bank.add_to(
+                0,
+                d.values().iter().map(|v| unit_digest::for_agreement(*v, k)),
+            ),
+            None => self.bank.add_to(0, d.values().iter().copied()),
+        }
+        Ok(())
     }
 }
 
@@ -1158,6 +1229,48 @@ mod tests {
         assert!(err.to_string().contains("no stored unit digest"), "{err}");
     }
 
+    /// Without `GROUP BY`, the one group's sketch is that of the grouped
+    /// path, over stored and computed digests alike, batch after batch;
+    /// a gap in stored digests is still an error, and a null computed
+    /// digest (no unit) is left out as in groups.
+    #[test]
+    fn a_single_group_sketches_as_groups_do() {
+        let buckets = UnitSketch::buckets_for(10);
+        let keys = (5, 6);
+        let batches: Vec<ArrayRef> = vec![
+            Arc::new(UInt64Array::from_iter_values(0..5_000u64)),
+            Arc::new(UInt64Array::from_iter_values([7u64, 7, 9])),
+        ];
+        for stored in [Some(keys), None] {
+            let mut single = Single::new(SketchGroups::new(buckets, stored));
+            let mut groups = SketchGroups::new(buckets, stored);
+            for b in &batches {
+                Accumulator::update_batch(&mut single, std::slice::from_ref(b)).expect("single");
+                groups
+                    .update_batch(std::slice::from_ref(b), &vec![0; b.len()], None, 1)
+                    .expect("groups");
+            }
+            let g = groups.bytes(EmitTo::All);
+            let expected = ScalarValue::try_from_array(&g, 0).expect("a sketch");
+            assert_eq!(
+                Accumulator::evaluate(&mut single).expect("evaluate"),
+                expected
+            );
+        }
+        let gap: ArrayRef = Arc::new(UInt64Array::from(vec![Some(1), None]));
+        let err = Single::new(SketchGroups::new(buckets, Some(keys)))
+            .update_batch(std::slice::from_ref(&gap))
+            .expect_err("a gap");
+        assert!(err.to_string().contains("no stored unit digest"), "{err}");
+        let mut single = Single::new(SketchGroups::new(buckets, None));
+        Accumulator::update_batch(&mut single, &[gap]).expect("a null digest");
+        let ScalarValue::Binary(Some(b)) = Accumulator::evaluate(&mut single).expect("evaluate")
+        else {
+            panic!("a sketch");
+        };
+        assert_eq!(UnitSketch::from_bytes(&b).expect("a sketch").rows(), 1);
+    }
+
     /// Emitting the first groups keeps the rest, as the aggregate's
     /// memory management expects.
     #[test]
@@ -1194,6 +1307,32 @@ mod tests {
         let state = b.state(EmitTo::All).expect("state");
         a.merge_batch(&state, &[0, 1], 2).expect("merge");
         assert_eq!(a.cells, vec![[960.0, 900.0, 50.0], [1.0, 1.0, 0.0]]);
+    }
+
+    /// Without `GROUP BY`, the one group's magnitude is that of the
+    /// grouped path, exactly (the same additions in the same order), with
+    /// and without nulls.
+    #[test]
+    fn a_single_magnitude_is_that_of_groups() {
+        let batches: Vec<ArrayRef> = vec![
+            Arc::new(Float64Array::from_iter_values(
+                (0..5_000).map(|i| f64::from(i % 97) * 1.1 - 20.0),
+            )),
+            Arc::new(Float64Array::from(vec![Some(3.5), None, Some(-7000.25)])),
+            Arc::new(Float64Array::from(vec![6000.0, 0.1])),
+        ];
+        let mut single = Single::new(MagnitudeGroups::default());
+        let mut groups = MagnitudeGroups::default();
+        for b in &batches {
+            Accumulator::update_batch(&mut single, std::slice::from_ref(b)).expect("single");
+            groups
+                .update_batch(std::slice::from_ref(b), &vec![0; b.len()], None, 1)
+                .expect("groups");
+        }
+        assert_eq!(single.0.cells, groups.cells);
+        let [total, first, second] = groups.cells[0];
+        assert_eq!((first, second), (7000.25, 6000.0));
+        assert!(total > 13_000.0);
     }
 
     #[test]

@@ -230,6 +230,15 @@ mod tests {
         assert_eq!(bytes(&bank, 0), both);
         assert_eq!(bytes(&bank, 1), one(2));
         assert!(bank.size() >= 2 * 4 * 1024);
+        // One cell's rows at once make the same sketch, at every size.
+        for k in [2, 10, 23] {
+            let mut bank = SketchBank::new(UnitSketch::buckets_for(k));
+            bank.grow(2);
+            bank.add_to(1, (0..5_000u64).map(mix));
+            bank.add_to(1, (5_000..7_000u64).map(mix));
+            assert_eq!(bytes(&bank, 1), sketch_for(k, 0..7_000), "k = {k}");
+            assert_eq!(bytes(&bank, 0), sketch_for(k, []), "k = {k}");
+        }
     }
 
     /// Two cells over `base` (200 units) and `extra` more on each side.
@@ -691,6 +700,24 @@ impl SketchBank {
         for (&c, d) in cells.iter().zip(digests) {
             self.add(c, d);
         }
+    }
+
+    /// Add `digests`, all to cell `cell` (held). The same sketch as
+    /// [`SketchBank::add`] of each, in a tighter loop: the rows are added
+    /// once, and positions are masked into the two sub-tables, so the
+    /// loop has no bounds check.
+    pub fn add_to(&mut self, cell: usize, digests: impl IntoIterator<Item = u64>) {
+        let (per, w) = (self.per, self.width());
+        let (first, second) = self.buckets[cell * w..(cell + 1) * w].split_at_mut(per);
+        let mask = per - 1;
+        let mut rows = 0u64;
+        for d in digests {
+            let ([a, b], add) = placed(per, d);
+            first[a & mask] = first[a & mask].wrapping_add(add);
+            second[(b - per) & mask] = second[(b - per) & mask].wrapping_add(add);
+            rows += 1;
+        }
+        self.rows[cell] += rows;
     }
 
     /// Add `sketch` to cell `cell`; `false` (and nothing changed) when its
