@@ -252,19 +252,19 @@ impl<G> Single<G> {
         Self(groups, Vec::new())
     }
 
-    fn zeros(&mut self, n: usize) -> &[usize] {
+    /// The groups, and `n` zero group indices.
+    fn parts(&mut self, n: usize) -> (&mut G, &[usize]) {
         if self.1.len() < n {
             self.1.resize(n, 0);
         }
-        &self.1[..n]
+        (&mut self.0, &self.1[..n])
     }
 }
 
 impl<G: Groups> Accumulator for Single<G> {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let n = values.first().map_or(0, |v| v.len());
-        self.zeros(n);
-        self.0.update_one(values, &self.1)
+        let (groups, zeros) = self.parts(values.first().map_or(0, |v| v.len()));
+        groups.update_one(values, zeros)
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
@@ -287,9 +287,8 @@ impl<G: Groups> Accumulator for Single<G> {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let n = states.first().map_or(0, |v| v.len());
-        self.zeros(n);
-        self.0.merge_batch(states, &self.1[..n], 1)
+        let (groups, zeros) = self.parts(states.first().map_or(0, |v| v.len()));
+        groups.merge_batch(states, zeros, 1)
     }
 }
 
@@ -609,6 +608,17 @@ impl ContribGroups {
     }
 }
 
+/// Add `v` to a cell's `[total, top1, top2]` of magnitudes.
+#[inline]
+fn add_magnitude(m: &mut [f64; 3], v: f64) {
+    let a = v.abs();
+    m[0] += a;
+    // Most values are not among the two largest: one comparison.
+    if a > m[2] {
+        keep_top2(m, a);
+    }
+}
+
 /// Keep `a` among the two largest of `[_, top1, top2]`.
 fn keep_top2(m: &mut [f64; 3], a: f64) {
     if a > m[1] {
@@ -623,9 +633,7 @@ fn keep_top2(m: &mut [f64; 3], a: f64) {
 pub(crate) fn magnitude_of(contributions: impl Iterator<Item = f64>) -> (f64, f64, f64) {
     let mut m = [0.0f64; 3];
     for c in contributions {
-        let a = c.abs();
-        m[0] += a;
-        keep_top2(&mut m, a);
+        add_magnitude(&mut m, c);
     }
     (m[0], m[1], m[2])
 }
@@ -817,13 +825,7 @@ struct MagnitudeGroups {
 
 impl MagnitudeGroups {
     fn add(&mut self, g: usize, v: f64) {
-        let a = v.abs();
-        let m = &mut self.cells[g];
-        m[0] += a;
-        // Most values are not among the two largest: one comparison.
-        if a > m[2] {
-            keep_top2(m, a);
-        }
+        add_magnitude(&mut self.cells[g], v);
     }
 
     fn arrays(cells: &[[f64; 3]]) -> [ArrayRef; 3] {
@@ -842,7 +844,7 @@ impl Groups for MagnitudeGroups {
     }
 
     /// One group: its total and two largest in registers over the batch
-    /// (the same additions in the same order as [`MagnitudeGroups::add`]).
+    /// (the same additions in the same order as the grouped path).
     fn update_one(&mut self, values: &[ArrayRef], zeros: &[usize]) -> Result<()> {
         let Some(v) = values.first() else {
             return exec_err!("{MAGNITUDE_FN} takes one argument");
@@ -854,11 +856,7 @@ impl Groups for MagnitudeGroups {
         self.ensure(1);
         let mut m = self.cells[0];
         for x in v.values() {
-            let a = x.abs();
-            m[0] += a;
-            if a > m[2] {
-                keep_top2(&mut m, a);
-            }
+            add_magnitude(&mut m, *x);
         }
         self.cells[0] = m;
         Ok(())
